@@ -1,0 +1,5 @@
+import sys
+
+from pix2gan.cli import main
+
+sys.exit(main())

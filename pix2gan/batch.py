@@ -1,0 +1,83 @@
+"""Folder-to-folder processing shared by the inference commands: mirror the tree, write atomically, keep going."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PIL import Image
+from tqdm import tqdm
+
+from pix2gan.data.images import IMAGE_SUFFIXES, list_images
+from pix2gan.errors import Pix2GanError
+
+
+@dataclass
+class Summary:
+    done: int = 0
+    skipped: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def line(self, verb: str) -> str:
+        return f"{verb} {self.done}, skipped {self.skipped} (already there; --overwrite to redo), failed {len(self.failed)}"
+
+
+def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tuple[Path, Path]]:
+    """Pairs (source image, output file) for a file or a folder (recursive, tree mirrored, suffix replaced).
+
+    Raises:
+        Pix2GanError: missing input, OUTPUT equal to or inside INPUT, or an output file name for a folder input.
+    """
+    if not input_path.exists():
+        raise Pix2GanError(f"{input_path}: no such file or folder")
+    src, dst = input_path.resolve(), output_path.resolve()
+    if input_path.is_file():
+        if dst == src:
+            raise Pix2GanError(f"{output_path}: refusing to overwrite the input")
+        if output_path.is_dir() or output_path.suffix.lower() not in IMAGE_SUFFIXES:
+            return [(input_path, output_path / (input_path.stem + suffix))]
+        return [(input_path, output_path)]
+    if dst == src or src in dst.parents:
+        raise Pix2GanError(f"{output_path}: the output folder must not be the input folder or inside it")
+    if output_path.exists() and not output_path.is_dir():
+        raise Pix2GanError(f"{output_path}: exists and is not a folder")
+    pairs = [(p, output_path / p.relative_to(input_path).with_suffix(suffix)) for p in list_images(input_path)]
+    if not pairs:
+        raise Pix2GanError(f"{input_path}: no image files found")
+    return pairs
+
+
+def save_image_atomic(img: Image.Image, path: Path) -> None:
+    """Save through a temporary name in the same folder, then rename: never a half-written file at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        img.save(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def process(pairs: list[tuple[Path, Path]], fn: Callable[[Path], Image.Image], *, overwrite: bool = False,
+            progress: bool = True, desc: str = "images") -> Summary:
+    """Run ``fn(source) -> image`` on every pair and save atomically; a failing file is reported in one line
+    (``error: <path>: <reason>``) and the rest continue."""
+    summary = Summary()
+    for src, dst in tqdm(pairs, desc=desc, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True):
+        if dst.exists() and not overwrite:
+            summary.skipped += 1
+            continue
+        try:
+            save_image_atomic(fn(src), dst)
+        except Pix2GanError as e:
+            tqdm.write(f"error: {e}", file=sys.stderr)
+            summary.failed.append(str(src))
+            continue
+        except OSError as e:
+            tqdm.write(f"error: {dst}: cannot write ({e.strerror or e})", file=sys.stderr)
+            summary.failed.append(str(src))
+            continue
+        summary.done += 1
+    return summary

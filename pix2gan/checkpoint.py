@@ -1,0 +1,72 @@
+"""Checkpoints: plain state_dicts + the JSON config, written atomically, loaded with ``weights_only=True``."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from pix2gan.errors import Pix2GanError
+
+FORMAT = "pix2gan-checkpoint"
+VERSION = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+
+    A crash or a failed write leaves the previous file (if any) untouched and no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomically save ``state`` (tensors, numbers, strings, lists, dicts only) with the format marker."""
+    buf = io.BytesIO()
+    torch.save({"format": FORMAT, "version": VERSION, **state}, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path, task: str | None = None) -> dict:
+    """Load a pix2gan checkpoint on the CPU with ``weights_only=True`` (no code in the file can run).
+
+    Raises:
+        Pix2GanError: missing, truncated or foreign file, a pickle that asks to run code, or (with ``task``)
+            a checkpoint trained for another task.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise Pix2GanError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise Pix2GanError(f"{path}: not a readable checkpoint (not a torch.save archive; truncated or another format)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise Pix2GanError(f"{path}: refused: it holds Python objects other than tensors and plain values, and "
+                           f"loading them could run code") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        raise Pix2GanError(f"{path}: not a readable checkpoint (truncated or corrupt: {str(e).splitlines()[0]})") \
+            from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise Pix2GanError(f"{path}: not a pix2gan checkpoint")
+    if state.get("version", 0) > VERSION:
+        raise Pix2GanError(f"{path}: written by a newer pix2gan (format {state['version']}, this one reads {VERSION})")
+    if task is not None and state["config"]["task"] != task:
+        raise Pix2GanError(f"{path}: a checkpoint for the {state['config']['task']!r} task, not {task!r}")
+    return state

@@ -1,0 +1,181 @@
+"""Command line: argparse → dataclass config → the library. Nothing imports this module."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+from pix2gan.errors import Pix2GanError
+
+
+def _add_train(sub) -> None:
+    from pix2gan.config import TrainConfig
+    from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+    from pix2gan.nets.unet import NORMS
+    from pix2gan.tasks import TASKS
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train a generator (and its discriminator)",
+                       description="Train a U-Net generator with a PatchGAN discriminator as its learned loss. "
+                                   "Values left out come from the defaults shown, or from the GAN loss's preset "
+                                   "(see `pix2gan losses`); with --resume, from the run being continued.",
+                       argument_default=argparse.SUPPRESS)
+    p.add_argument("--out", required=True, type=Path, help="run folder (config.json, checkpoint.pt, log.jsonl, samples/)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("data")
+    g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
+    g.add_argument("--data", help=f"a folder of colour images, or builtin:photos (default {d.data})")
+    g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
+    g.add_argument("--load-scale", type=float, help=f"photos are scaled to short side load-scale×size before "
+                                                    f"cropping (default {d.load_scale})")
+    g.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
+    g.add_argument("--steps", type=int, help=f"generator updates (default {d.steps})")
+    g.add_argument("--seed", type=int, help=f"(default {d.seed})")
+    g = p.add_argument_group("networks")
+    g.add_argument("--depth", type=int, help=f"U-Net stride-2 levels; pix2pix unet_256 is 8 (default {d.depth})")
+    g.add_argument("--ngf", type=int, help=f"generator base width (default {d.ngf})")
+    g.add_argument("--g-norm", choices=NORMS, help=f"(default {d.g_norm})")
+    g.add_argument("--dropout", type=float, help=f"(default {d.dropout})")
+    g.add_argument("--disc", choices=["conditional", "unconditional"], help=f"(default {d.disc})")
+    g.add_argument("--d-layers", type=int, help=f"PatchGAN layers: 1,2,3,4,5 → 16,34,70,142,286 px patches "
+                                                f"(default {d.d_layers})")
+    g.add_argument("--ndf", type=int, help=f"discriminator base width (default {d.ndf})")
+    g.add_argument("--d-norm", choices=NORMS, help="(default: the loss's preset)")
+    g.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
+                   help="spectral norm on D's convs (default: the loss's preset)")
+    g = p.add_argument_group("losses")
+    g.add_argument("--gan-loss", choices=[*GAN_LOSSES, "none"], help=f"adversarial loss, none for an explicit-loss "
+                                                                     f"baseline (default {d.gan_loss})")
+    g.add_argument("--g-adv-form", choices=["default", "alpha"], help="alpha: Alpha-GAN's -l_f generator term, "
+                                                                      "logistic losses only (default default)")
+    g.add_argument("--recon", choices=[*RECON_LOSSES, "none"], help=f"explicit term (default {d.recon})")
+    g.add_argument("--recon-weight", type=float, help=f"λ on the explicit term (default {d.recon_weight:g})")
+    g.add_argument("--adv-weight", type=float, help=f"weight on the adversarial term (default {d.adv_weight:g})")
+    g.add_argument("--r1", type=float, help="R1 penalty γ on real images, any loss (default 0: off)")
+    g.add_argument("--gp-weight", type=float, help="gradient penalty weight (default: preset; 10 for wgan-gp)")
+    g.add_argument("--clip", type=float, help="clip D weights to ±clip after each D step (default: preset)")
+    g.add_argument("--n-critic", type=int, help="D updates per G update (default: preset)")
+    g.add_argument("--optimizer", choices=["adam", "rmsprop"], help="(default: preset)")
+    g.add_argument("--lr", type=float, help="(default: preset)")
+    g.add_argument("--beta1", type=float, help="Adam β1 (default: preset)")
+    g.add_argument("--beta2", type=float, help="Adam β2 (default: preset)")
+    g = p.add_argument_group("bookkeeping")
+    g.add_argument("--log-every", type=int, help=f"(default {d.log_every})")
+    g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")
+    g.add_argument("--checkpoint-every", type=int, help=f"(default {d.checkpoint_every})")
+    g.add_argument("--device", help="auto, cpu, cuda, cuda:N (default auto: CUDA when available)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from pix2gan.config import TrainConfig
+    from pix2gan.train import Trainer
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    given = {k: v for k, v in vars(args).items() if k in fields}
+    out: Path = args.out
+    if getattr(args, "resume", False):
+        trainer = Trainer.resume(out, given, progress=not getattr(args, "quiet", False))
+    else:
+        if (out / "checkpoint.pt").exists():
+            raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
+        trainer = Trainer(TrainConfig(**given), out, progress=not getattr(args, "quiet", False))
+    metrics = trainer.fit()
+    figures = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics)
+    print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
+    if trainer.interrupted:
+        return 130
+    if trainer.cfg.task == "colorize":
+        print(f"colorize with: pix2gan colorize INPUT OUTPUT --checkpoint {out / 'checkpoint.pt'}")
+    return 0
+
+
+def _add_colorize(sub) -> None:
+    p = sub.add_parser("colorize", help="colorize an image or a folder of images",
+                       description="Colorize gray (or colour: their luminance is used) images. INPUT is a file or a "
+                                   "folder (recursive; the tree is mirrored into OUTPUT as PNG files). Unreadable "
+                                   "files are reported one line each and the rest continue; the exit code is 1 if "
+                                   "any failed. INPUT is never written to.")
+    p.add_argument("input", type=Path, help="an image file or a folder")
+    p.add_argument("output", type=Path, help="an output file (for a file INPUT) or folder")
+    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a colorize run")
+    p.add_argument("--size", type=int, default=None,
+                   help="short side at which colours are predicted (default: the training scale)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_colorize)
+
+
+def cmd_colorize(args) -> int:
+    from pix2gan.batch import plan, process
+    from pix2gan.colorizer import Colorizer
+
+    if args.size is not None and args.size < 1:
+        raise Pix2GanError(f"--size must be at least 1, got {args.size}")
+    pairs = plan(args.input, args.output)
+    colorizer = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
+    summary = process(pairs, colorizer.colorize_file, overwrite=args.overwrite, progress=not args.quiet,
+                      desc="colorize")
+    print(summary.line("colorized"))
+    return 1 if summary.failed else 0
+
+
+def _add_losses(sub) -> None:
+    p = sub.add_parser("losses", help="list the GAN losses with their formulas and presets",
+                       description="List the adversarial losses: formula (l_r = D(x, y), l_f = D(x, G(x)), raw "
+                                   "logits) and the preset applied unless overridden.")
+    p.set_defaults(func=cmd_losses)
+
+
+def cmd_losses(args) -> int:
+    from pix2gan.losses import GAN_LOSSES
+
+    width = max(map(len, GAN_LOSSES))
+    for loss in GAN_LOSSES.values():
+        print(f"{loss.name:<{width}}  {loss.formula}")
+        print(f"{'':<{width}}  preset: {loss.preset.describe()}")
+    print(f"{'none':<{width}}  no discriminator: the explicit term alone (the L1/L2 baseline)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pix2gan import __version__
+
+    parser = argparse.ArgumentParser(prog="pix2gan", description="Image-to-image GANs where the discriminator is "
+                                                                 "the loss.")
+    parser.add_argument("--version", action="version", version=f"pix2gan {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(sub)
+    _add_colorize(sub)
+    _add_losses(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get("PIX2GAN_DEBUG") == "1"
+    try:
+        return args.func(args)
+    except Pix2GanError as e:
+        if debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one line for the user, the traceback with --debug
+        if debug:
+            raise
+        print(f"error: {type(e).__name__}: {e} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Training configuration: plain dataclass values, every default visible here, resolved once and saved as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pix2gan.errors import Pix2GanError
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+from pix2gan.nets.unet import NORMS
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run. ``None`` means "the GAN loss's preset" (see ``pix2gan losses``)."""
+
+    # data and task
+    task: str = "colorize"
+    data: str = "builtin:photos"
+    size: int = 64                  # training crop, pixels
+    load_scale: float = 1.25        # photos are scaled so their short side is load_scale × size, then cropped
+    batch_size: int = 4
+    steps: int = 2000               # generator updates
+    seed: int = 0
+    # generator: pix2pix U-Net
+    depth: int = 6                  # stride-2 levels (pix2pix unet_256 = 8)
+    ngf: int = 64
+    g_norm: str = "batch"
+    dropout: float = 0.5
+    # discriminator: PatchGAN
+    disc: str = "conditional"       # conditional: D(cond, image) as pix2pix; unconditional: D(image) as Alpha-GAN
+    d_layers: int = 3               # 70×70 patches
+    ndf: int = 64
+    d_norm: str | None = None
+    spectral_norm: bool | None = None
+    # losses
+    gan_loss: str = "nonsaturating"  # a name in GAN_LOSSES, or "none" for an explicit-loss-only baseline
+    g_adv_form: str = "default"     # "alpha": Alpha-GAN's -l_f generator term (logistic losses only)
+    recon: str = "l1"               # l1, l2 or none
+    recon_weight: float = 100.0
+    adv_weight: float = 1.0
+    r1: float = 0.0                 # R1 gamma; adds gamma/2 · E‖∇D(real)‖² to the D loss
+    gp_weight: float | None = None
+    clip: float | None = None
+    n_critic: int | None = None
+    optimizer: str | None = None    # adam or rmsprop
+    lr: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    # bookkeeping
+    log_every: int = 10
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    device: str = "auto"            # auto (cuda when available), cpu, cuda, cuda:N
+
+    @property
+    def load_size(self) -> int:
+        return max(self.size, round(self.size * self.load_scale))
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise Pix2GanError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+#: Keys that may change when a run is resumed (they do not change what is computed).
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device"})
+
+def _choice(name: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise Pix2GanError(f"--{name.replace('_', '-')} {value!r}: choose one of {', '.join(allowed)}")
+
+
+def resolve(cfg: TrainConfig) -> TrainConfig:
+    """Validate ``cfg`` and fill every ``None`` from the GAN loss's preset. Pure: returns a new config."""
+    from pix2gan.tasks import TASKS
+
+    _choice("task", cfg.task, list(TASKS))
+    _choice("gan_loss", cfg.gan_loss, [*GAN_LOSSES, "none"])
+    _choice("recon", cfg.recon, [*RECON_LOSSES, "none"])
+    _choice("g_norm", cfg.g_norm, NORMS)
+    _choice("disc", cfg.disc, ["conditional", "unconditional"])
+    _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
+    if cfg.gan_loss == "none" and cfg.recon == "none":
+        raise Pix2GanError("--gan-loss none with --recon none leaves nothing to train")
+    for name in ("size", "batch_size", "steps", "depth", "ngf", "ndf", "d_layers", "log_every", "sample_every",
+                 "checkpoint_every"):
+        if getattr(cfg, name) < 1:
+            raise Pix2GanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    if cfg.load_scale < 1:
+        raise Pix2GanError(f"--load-scale must be at least 1, got {cfg.load_scale}")
+    if not 0 <= cfg.dropout < 1:
+        raise Pix2GanError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    out = dataclasses.replace(cfg)
+    if cfg.gan_loss == "none":
+        preset_values = dict(optimizer="adam", lr=2e-4, beta1=0.5, beta2=0.999, n_critic=1, clip=0.0,
+                             gp_weight=0.0, spectral_norm=False, d_norm="none")
+    else:
+        loss = GAN_LOSSES[cfg.gan_loss]
+        p = loss.preset
+        preset_values = dict(optimizer=p.optimizer, lr=p.lr, beta1=p.betas[0], beta2=p.betas[1],
+                             n_critic=p.n_critic, clip=p.clip, gp_weight=p.gp_weight,
+                             spectral_norm=p.spectral_norm, d_norm=p.d_norm)
+        if cfg.g_adv_form == "alpha" and not loss.logistic:
+            raise Pix2GanError(f"--g-adv-form alpha needs a logistic loss (minimax, nonsaturating), "
+                               f"not {cfg.gan_loss!r}")
+    for key, value in preset_values.items():
+        if getattr(out, key) is None:
+            setattr(out, key, value)
+    _choice("d_norm", out.d_norm, NORMS)
+    _choice("optimizer", out.optimizer, ["adam", "rmsprop"])
+    if out.n_critic < 1:
+        raise Pix2GanError(f"--n-critic must be at least 1, got {out.n_critic}")
+    if out.gp_weight > 0 and out.d_norm == "batch":
+        raise Pix2GanError("--d-norm batch cannot be used with a gradient penalty: batch norm mixes the samples whose "
+                           "gradients are penalised one by one; use --d-norm instance or none")
+    return out
+
+
+def diff(saved: dict, current: dict) -> list[str]:
+    """Keys whose values differ between two config dicts, ignoring :data:`RESUMABLE_CHANGES`."""
+    keys = (set(saved) | set(current)) - RESUMABLE_CHANGES
+    return sorted(k for k in keys if saved.get(k) != current.get(k))
+
+
+def save_json(path: Path, cfg: TrainConfig) -> None:
+    from pix2gan.checkpoint import atomic_write_bytes
+
+    atomic_write_bytes(path, (cfg.to_json() + "\n").encode())

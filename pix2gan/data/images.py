@@ -1,0 +1,94 @@
+"""Image files: find them, open them safely, convert their many modes to arrays."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from pix2gan.errors import Pix2GanError
+
+#: File name endings that PIL can open (lower case, with the dot).
+IMAGE_SUFFIXES = frozenset(ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN)
+
+#: Images above this many pixels are refused (decompression-bomb guard); override with ``max_pixels``.
+MAX_PIXELS = 178_956_970
+
+
+def list_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (recursive, sorted, hidden entries skipped, symlinked folders not followed)."""
+    found = []
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(folder) / f for f in sorted(files)
+                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return found
+
+
+def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and fully decode an image, EXIF orientation applied (first frame of an animation).
+
+    Raises:
+        Pix2GanError: ``"<path>: <reason>"`` for a missing, empty, truncated, non-image or too large file.
+    """
+    try:
+        if os.path.getsize(path) == 0:
+            raise Pix2GanError(f"{path}: empty file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > max_pixels:
+                    raise Pix2GanError(f"{path}: {img.width}×{img.height} is above the limit of {max_pixels} pixels")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                img.load()
+                return img
+    except Pix2GanError:
+        raise
+    except FileNotFoundError:
+        raise Pix2GanError(f"{path}: no such file") from None
+    except Image.UnidentifiedImageError:
+        raise Pix2GanError(f"{path}: not an image PIL can read") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise Pix2GanError(f"{path}: cannot decode ({e})") from None
+
+
+#: Gray modes with more than 8 bits, read at full precision.
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def to_rgb_float(img: Image.Image) -> np.ndarray:
+    """Any PIL mode → ``(H, W, 3)`` float32 sRGB in [0, 1], keeping 16-bit precision.
+
+    16-bit gray (``I;16*``, and ``I`` as PNG 16-bit gray loads) is divided by 65535, float gray (``F``) clipped to
+    [0, 1]; palette and alpha modes are converted through RGBA (alpha dropped; see :func:`alpha_channel`).
+    """
+    if img.mode in HIGH_DEPTH_MODES:
+        a = np.asarray(img).astype(np.float32)
+        gray = np.clip(a if img.mode == "F" else a / 65535.0, 0.0, 1.0)
+        return np.repeat(gray[..., None], 3, axis=2)
+    return np.asarray(_as_rgb8(img), dtype=np.float32) / 255.0
+
+
+def to_rgb_uint8(img: Image.Image) -> np.ndarray:
+    """Any PIL mode → ``(H, W, 3)`` uint8 sRGB (see :func:`to_rgb_float` for the conversions)."""
+    if img.mode in HIGH_DEPTH_MODES:
+        return (to_rgb_float(img) * 255 + 0.5).astype(np.uint8)
+    return np.asarray(_as_rgb8(img), dtype=np.uint8).copy()
+
+
+def _as_rgb8(img: Image.Image) -> Image.Image:
+    """An 8-bit mode (L, LA, P, PA, RGBA, CMYK, YCbCr, 1, ...) as an RGB image; palettes go through RGBA."""
+    if img.mode == "RGB":
+        return img
+    return img.convert("RGBA").convert("RGB") if img.mode in ("P", "PA") else img.convert("RGB")
+
+
+def alpha_channel(img: Image.Image) -> np.ndarray | None:
+    """The alpha channel as ``(H, W)`` uint8, or None when the image has no transparency."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        return np.asarray(img.convert("RGBA"))[..., 3].copy()
+    return None

@@ -1,0 +1,119 @@
+"""Colour photo sets for colorization: a folder or a built-in set, decoded once, cropped from uint8 tensors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from tqdm import tqdm
+
+from pix2gan.data.images import list_images, read_image, to_rgb_uint8
+from pix2gan.errors import Pix2GanError
+
+
+def skimage_photos() -> list[tuple[str, np.ndarray]]:
+    """scikit-image's bundled colour photos (shipped inside the package: no download)."""
+    import skimage.data as d
+
+    names = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "retina", "immunohistochemistry"]
+    photos = [(n, getattr(d, n)()) for n in names]
+    left, right, _ = d.stereo_motorcycle()
+    return photos + [("stereo_motorcycle_left", left), ("stereo_motorcycle_right", right)]
+
+
+#: ``builtin:NAME`` → (description, loader). Loaders return (name, (H, W, 3) uint8) pairs.
+BUILTIN_SETS: dict[str, tuple[str, Callable[[], list[tuple[str, np.ndarray]]]]] = {
+    "photos": ("scikit-image's 9 bundled colour photos (astronaut, chelsea, coffee, rocket, ...)", skimage_photos),
+}
+
+
+def _scale_short_side(img: Image.Image, short: int) -> Image.Image:
+    w, h = img.size
+    s = short / min(w, h)
+    return img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.BICUBIC)
+
+
+class PhotoSet:
+    """Colour photos held as ``(3, H, W)`` uint8 tensors, each scaled so its short side is ``load_size``.
+
+    :meth:`batch` draws random crops (with random horizontal flips) from a seeded generator, so a batch is a pure
+    function of the generator's state: a resumed run draws exactly the batches the uninterrupted one would.
+    """
+
+    def __init__(self, images: list[Tensor], names: list[str]):
+        if not images:
+            raise Pix2GanError("the photo set is empty")
+        self.images, self.names = images, names
+
+    @classmethod
+    def from_arrays(cls, named: list[tuple[str, np.ndarray]], load_size: int) -> PhotoSet:
+        images = []
+        for _, arr in named:
+            img = _scale_short_side(Image.fromarray(arr[..., :3]), load_size)
+            images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous())
+        return cls(images, [n for n, _ in named])
+
+    @classmethod
+    def from_folder(cls, root: Path, load_size: int, progress: bool = True) -> PhotoSet:
+        paths = list_images(root)
+        if not paths:
+            raise Pix2GanError(f"{root}: no images found (looked for {', '.join(sorted(_COMMON))}, ...)")
+        images, names, bad = [], [], 0
+        for p in tqdm(paths, desc="loading photos", unit="img", disable=not progress, file=sys.stderr):
+            try:
+                img = _scale_short_side(Image.fromarray(to_rgb_uint8(read_image(p))), load_size)
+            except Pix2GanError as e:
+                print(f"warning: skipped {e}", file=sys.stderr)
+                bad += 1
+                continue
+            images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous())
+            names.append(str(p.relative_to(root)))
+        if not images:
+            raise Pix2GanError(f"{root}: none of its {len(paths)} image files could be read")
+        return cls(images, names)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, gen: torch.Generator, batch_size: int, size: int) -> Tensor:
+        """``(batch_size, 3, size, size)`` uint8 random crops, randomly flipped, drawn with ``gen``."""
+        out = torch.empty(batch_size, 3, size, size, dtype=torch.uint8)
+        picks = torch.randint(len(self.images), (batch_size,), generator=gen)
+        for i, k in enumerate(picks.tolist()):
+            img = self.images[k]
+            top = int(torch.randint(img.shape[1] - size + 1, (1,), generator=gen))
+            left = int(torch.randint(img.shape[2] - size + 1, (1,), generator=gen))
+            crop = img[:, top:top + size, left:left + size]
+            out[i] = crop.flip(-1) if bool(torch.rand(1, generator=gen) < 0.5) else crop
+        return out
+
+    def center_batch(self, count: int, size: int) -> Tensor:
+        """``(min(count, len), 3, size, size)`` uint8 centre crops of the first photos (fixed, for sample grids)."""
+        crops = []
+        for img in self.images[:count]:
+            top, left = (img.shape[1] - size) // 2, (img.shape[2] - size) // 2
+            crops.append(img[:, top:top + size, left:left + size])
+        return torch.stack(crops)
+
+
+_COMMON = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def open_photos(spec: str, load_size: int, progress: bool = True) -> PhotoSet:
+    """``builtin:NAME`` or a folder path → :class:`PhotoSet` scaled to ``load_size``."""
+    if spec.startswith("builtin:"):
+        name = spec.removeprefix("builtin:")
+        if name not in BUILTIN_SETS:
+            raise Pix2GanError(f"{spec}: unknown built-in set (known: "
+                               f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
+        return PhotoSet.from_arrays(BUILTIN_SETS[name][1](), load_size)
+    root = Path(spec)
+    if not root.is_dir():
+        raise Pix2GanError(f"{spec}: not a folder (give a folder of colour images or one of "
+                           f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
+    return PhotoSet.from_folder(root, load_size, progress)

@@ -1,0 +1,21 @@
+"""Networks: the U-Net generator and the PatchGAN discriminator. They never see a loss."""
+
+from pix2gan.nets.patchgan import PatchDiscriminator, patch_receptive_field
+from pix2gan.nets.unet import UNet, norm_layer
+
+__all__ = ["UNet", "PatchDiscriminator", "patch_receptive_field", "norm_layer", "init_weights"]
+
+
+def init_weights(net, std: float = 0.02) -> None:
+    """pix2pix initialisation: conv weights ~ N(0, std), norm scales ~ N(1, std), biases 0 (in place)."""
+    from torch import nn
+
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            nn.init.normal_(weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, std)
+            nn.init.zeros_(m.bias)

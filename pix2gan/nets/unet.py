@@ -1,0 +1,99 @@
+"""pix2pix U-Net generator, built from one recursive block, for any H×W."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+NORMS = ("batch", "instance", "none")
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """A normalisation layer by name: ``batch``, ``instance`` (affine, no running stats) or ``none``."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {kind!r}")
+
+
+class UNetBlock(nn.Module):
+    """One level of the U: ``x → [x, up(inner(down(x)))]`` (the skip is the concatenation).
+
+    Spatial size is halved by ``down`` (4×4 conv, stride 2) and restored by ``up`` (4×4 transposed conv, stride 2).
+    The innermost level has no inner block and no norm on its down path; the outermost has no skip and ends in tanh.
+    """
+
+    def __init__(self, outer: int, inner: int, sub: nn.Module | None, *, in_channels: int | None = None,
+                 outermost: bool = False, norm: str = "batch", dropout: float = 0.0):
+        super().__init__()
+        in_channels = outer if in_channels is None else in_channels
+        bias = norm != "batch"  # a bias right before batch norm is wasted
+        down = nn.Conv2d(in_channels, inner, 4, 2, 1, bias=bias)
+        up_in = inner if sub is None else inner * 2
+        if outermost:
+            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1)
+            layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
+        elif sub is None:  # innermost
+            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, norm_layer(norm, outer)]
+        else:
+            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias)
+            layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), sub,
+                      nn.ReLU(True), up, norm_layer(norm, outer)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        self.outermost = outermost
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.model(x)
+        return y if self.outermost else torch.cat([x, y], 1)
+
+
+class UNet(nn.Module):
+    """pix2pix U-Net generator.
+
+    Args:
+        in_channels: channels of the condition (1 for colorization's L).
+        out_channels: channels of the output (2 for colorization's ab).
+        depth: number of stride-2 levels; the bottleneck is ``H / 2**depth`` (pix2pix ``unet_256`` is depth 8).
+        ngf: channels of the outermost level; level ``i`` has ``ngf * min(2**i, 8)``.
+        norm: ``batch``, ``instance`` or ``none``.
+        dropout: dropout probability on the up path of the (at most three) levels just outside the innermost one
+            whose width is ``8 * ngf`` in and out, as pix2pix (``unet_256``: three levels, ``unet_128``: two).
+
+    Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
+    Inputs are padded (reflect where possible, else replicate) to a multiple of ``2**depth`` and the output is
+    cropped back, so odd and non-square sizes work.
+    """
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
+                 norm: str = "batch", dropout: float = 0.5):
+        super().__init__()
+        if depth < 2:
+            raise ValueError(f"depth must be at least 2, got {depth}")
+        norm_layer(norm, 1)  # validate the name early
+        self.depth = depth
+        width = [ngf * min(2 ** i, 8) for i in range(depth)]
+        block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm)
+        for i in range(depth - 2, 0, -1):  # level i maps width[i-1] channels to width[i] and back
+            with_dropout = dropout if depth - 1 - i <= 3 and width[i - 1] == width[i] else 0.0
+            block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout)
+        self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        m = 2 ** self.depth
+        ph, pw = -h % m, -w % m
+        if ph or pw:
+            pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, pad, mode=mode)
+        y = self.model(x)
+        if ph or pw:
+            y = y[..., ph // 2: ph // 2 + h, pw // 2: pw // 2 + w]
+        return y

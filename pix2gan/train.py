@@ -1,0 +1,286 @@
+"""The trainer: D phase, then G phase, every step; checkpoints, resume, log.jsonl, sample grids."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torchvision.utils import make_grid, save_image
+from tqdm import tqdm
+
+from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from pix2gan.config import TrainConfig, diff, resolve, save_json
+from pix2gan.errors import Pix2GanError
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, gradient_penalty, r1_penalty
+from pix2gan.nets import PatchDiscriminator, UNet, init_weights
+from pix2gan.tasks import TASKS
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; otherwise the named device (checked)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise Pix2GanError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    return dev
+
+
+def build_generator(cfg: TrainConfig) -> UNet:
+    task = TASKS[cfg.task]
+    return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout)
+
+
+def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
+    """The PatchGAN for ``cfg`` (resolved), or None for an explicit-loss-only baseline (nothing is built)."""
+    if cfg.gan_loss == "none":
+        return None
+    task = TASKS[cfg.task]
+    in_channels = task.out_channels + (task.cond_channels if cfg.disc == "conditional" else 0)
+    return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
+
+
+def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+
+def batch_generator(seed: int, step: int, k: int) -> torch.Generator:
+    """The random stream that draws batch ``k`` of ``step``: a pure function of (seed, step, k)."""
+    state = np.random.SeedSequence([seed, step, k]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+class Trainer:
+    """Trains one run in ``run_dir``: ``config.json``, ``checkpoint.pt``, ``log.jsonl``, ``samples/``.
+
+    ``Trainer(cfg, run_dir).fit()`` starts a new run; ``Trainer.resume(run_dir, overrides).fit()`` continues one
+    exactly where its checkpoint stopped.
+    """
+
+    def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None):
+        self.cfg = cfg = resolve(cfg)
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+        self.device = pick_device(cfg.device)
+        self.task = TASKS[cfg.task]()
+        self.gan = GAN_LOSSES.get(cfg.gan_loss)
+        self.g_adv_loss = alpha_g if cfg.g_adv_form == "alpha" else (self.gan.g_loss if self.gan else None)
+        self.recon_loss = RECON_LOSSES.get(cfg.recon)
+
+        torch.manual_seed(cfg.seed)
+        self.G = build_generator(cfg).to(self.device)
+        self.D = build_discriminator(cfg)
+        init_weights(self.G)
+        self.opt_g = make_optimizer(cfg, self.G.parameters())
+        self.opt_d = None
+        if self.D is not None:
+            init_weights(self.D)
+            self.D.to(self.device)
+            self.opt_d = make_optimizer(cfg, self.D.parameters())
+        self.step = 0
+        if state is not None:
+            self._restore(state)
+        self.data = self.task.open_data(cfg.data, cfg.load_size, progress)
+        self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
+
+    # ----------------------------------------------------------------------------------------------- run directory
+    @classmethod
+    def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True) -> Trainer:
+        """Continue the run in ``run_dir``; ``overrides`` may change only ``steps``, logging and device keys."""
+        run_dir = Path(run_dir)
+        state = load_checkpoint(run_dir / "checkpoint.pt")
+        saved = state["config"]
+        wanted = {**saved, **(overrides or {})}
+        changed = diff(saved, dataclasses.asdict(resolve(TrainConfig.from_dict(wanted))))
+        if changed:
+            raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
+                               + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
+        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state)
+
+    def _restore(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        if self.D is not None:
+            self.D.load_state_dict(state["D"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        self.step = int(state["step"])
+        torch.set_rng_state(state["rng"]["torch"])
+        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+
+    def save(self) -> None:
+        """Write ``checkpoint.pt`` atomically: weights, optimizers, step, RNG states and the resolved config."""
+        state = {
+            "config": dataclasses.asdict(self.cfg),
+            "step": self.step,
+            "G": self.G.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "rng": {"torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
+        }
+        if self.D is not None:
+            state.update(D=self.D.state_dict(), opt_d=self.opt_d.state_dict())
+        save_checkpoint(self.run_dir / "checkpoint.pt", state)
+
+    def _log(self, record: dict) -> None:
+        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _trim_log(self) -> None:
+        """On resume, drop log lines written after the checkpoint (they will be written again)."""
+        path = self.run_dir / "log.jsonl"
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
+            atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+
+    def save_samples(self) -> Path:
+        """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops (G in eval mode)."""
+        batch = self.data.center_batch(4, self.cfg.size)
+        cond, real = self.task.to_tensors(batch, self.device)
+        self.G.eval()
+        with torch.inference_mode():
+            fake = self.G(cond)
+        self.G.train()
+        rows = torch.stack([self.task.cond_to_rgb(cond), self.task.to_rgb(cond, fake),
+                            self.task.to_rgb(cond, real)], 1).flatten(0, 1)
+        path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.png")
+        save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
+        tmp.replace(path)
+        return path
+
+    # ----------------------------------------------------------------------------------------------- one step
+    def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
+        """Batch ``k`` of the current step as ``(cond, real)`` on the device."""
+        raw = self.data.batch(batch_generator(self.cfg.seed, self.step, k), self.cfg.batch_size, self.cfg.size)
+        return self.task.to_tensors(raw, self.device)
+
+    def judge(self, cond: Tensor, image: Tensor) -> Tensor:
+        """D's patch logits for ``image`` (seen with its condition when D is conditional)."""
+        return self.D(torch.cat([cond, image], 1) if self.cfg.disc == "conditional" else image)
+
+    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor) -> dict[str, float]:
+        # D phase: minimise the adversarial D loss (+ gradient penalty, + R1); fake is detached, no gradient reaches G
+        cfg = self.cfg
+        d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
+        loss_d = self.gan.d_loss(d_real, d_fake)
+        out = {}
+        if cfg.gp_weight > 0:  # WGAN-GP, every D step, weight cfg.gp_weight
+            gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake)
+            loss_d = loss_d + cfg.gp_weight * gp
+            out["gp"] = gp.item()
+        if cfg.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
+            r1 = r1_penalty(lambda y: self.judge(cond, y), real)
+            loss_d = loss_d + 0.5 * cfg.r1 * r1
+            out["r1"] = r1.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        if cfg.clip > 0:  # WGAN weight clipping after every D step
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.clamp_(-cfg.clip, cfg.clip)
+        read = torch.sigmoid if self.gan.logistic else (lambda t: t)
+        out.update(d_loss=loss_d.item(), d_real=read(d_real.detach()).mean().item(),
+                   d_fake=read(d_fake.detach()).mean().item())
+        return out
+
+    def train_step(self) -> dict[str, float]:
+        """One generator update, preceded by ``n_critic`` discriminator updates (each on its own batch)."""
+        cfg, out = self.cfg, {}
+        n_d = cfg.n_critic if self.D is not None else 0
+        for k in range(max(n_d, 1)):
+            cond, real = self.batch(k)
+            last = k == max(n_d, 1) - 1
+            with torch.set_grad_enabled(last):  # the last batch's fake also feeds the G phase
+                fake = self.G(cond)
+            if n_d:
+                out = self.d_step(cond, real, fake.detach())
+
+        # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
+        loss_g = fake.new_zeros(())
+        if self.D is not None:
+            self.D.requires_grad_(False)
+            d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
+            g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
+            loss_g = loss_g + cfg.adv_weight * g_adv
+            out["g_adv"] = g_adv.item()
+        if self.recon_loss is not None:
+            g_recon = self.recon_loss(fake, real)
+            loss_g = loss_g + cfg.recon_weight * g_recon
+            out["g_recon"] = g_recon.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.D is not None:
+            self.D.requires_grad_(True)
+        out["g_loss"] = loss_g.item()
+        bad = [k for k, v in out.items() if not math.isfinite(v)]
+        if bad:
+            raise Pix2GanError(f"step {self.step + 1}: {', '.join(f'{k}={out[k]}' for k in bad)}; training stopped, "
+                               f"{self.run_dir / 'checkpoint.pt'} keeps the last good state")
+        self.step += 1
+        return out
+
+    # ----------------------------------------------------------------------------------------------- the loop
+    def fit(self) -> dict[str, float]:
+        """Train until ``cfg.steps``; checkpoint every ``checkpoint_every`` steps, at the end and on SIGINT/SIGTERM."""
+        cfg = self.cfg
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        save_json(self.run_dir / "config.json", cfg)
+        self._trim_log()
+        self.G.train()
+        if self.D is not None:
+            self.D.train()
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", disable=not self.progress,
+                   file=sys.stderr, dynamic_ncols=True)
+        metrics: dict[str, float] = {}
+        try:
+            while self.step < cfg.steps and self._stop_signal is None:
+                t0 = time.perf_counter()
+                metrics = self.train_step()
+                metrics["sec"] = time.perf_counter() - t0
+                bar.update(1)
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    self._log({"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}})
+                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics})
+                if self.step % cfg.sample_every == 0:
+                    self.save_samples()
+                if self.step % cfg.checkpoint_every == 0:
+                    self.save()
+            if self.step % cfg.checkpoint_every:
+                self.save()
+            if self._stop_signal is not None:
+                bar.close()
+                print(f"stopped by signal {self._stop_signal} at step {self.step}; checkpoint saved, continue with "
+                      f"--resume", file=sys.stderr)
+            elif self.step % cfg.sample_every:
+                self.save_samples()
+        finally:
+            bar.close()
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        return metrics
+
+    @property
+    def interrupted(self) -> bool:
+        """True when the last :meth:`fit` stopped early on SIGINT/SIGTERM (its checkpoint is saved)."""
+        return self._stop_signal is not None
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop_signal is not None:  # second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self._stop_signal = signum

@@ -1,0 +1,25 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="pix2gan",
+    version="0.1.0",
+    description="Image-to-image GANs where the discriminator is the loss: colorization, next-frame prediction, "
+    "selectable GAN losses, blur measured against L2 baselines.",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["pix2gan", "pix2gan.*"]),
+    python_requires=">=3.11",
+    install_requires=[
+        "torch>=2.2",
+        "torchvision>=0.17",
+        "kornia>=0.7",
+        "pillow>=10",
+        "scikit-image>=0.22",
+        "tqdm>=4.60",
+        "numpy>=1.24",
+    ],
+    extras_require={"dev": ["pytest>=7"]},
+    entry_points={"console_scripts": ["pix2gan=pix2gan.cli:main"]},
+)

@@ -1,0 +1,76 @@
+import pytest
+import torch
+
+from pix2gan.nets import PatchDiscriminator, UNet, patch_receptive_field
+
+
+@pytest.mark.parametrize("depth", [3, 5, 8])
+@pytest.mark.parametrize("hw", [(37, 53), (64, 64), (1, 1), (2, 3), (130, 17)])
+def test_unet_output_size_equals_input_size(depth, hw):
+    net = UNet(1, 2, depth=depth, ngf=4).eval()
+    y = net(torch.rand(2, 1, *hw) * 2 - 1)
+    assert y.shape == (2, 2, *hw)
+    assert y.abs().max() <= 1.0  # tanh output
+
+
+def test_unet_trains_on_odd_size_with_batch_norm():
+    net = UNet(3, 3, depth=4, ngf=4, norm="batch").train()
+    y = net(torch.randn(2, 3, 37, 53))
+    y.mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+
+
+def test_unet_pix2pix_256_structure():
+    """depth 8, ngf 64 is pix2pix's unet_256: 54.4M parameters, three dropout layers."""
+    net = UNet(3, 3, depth=8, ngf=64)
+    n_params = sum(p.numel() for p in net.parameters())
+    assert n_params == pytest.approx(54.4e6, rel=0.01)
+    assert sum(isinstance(m, torch.nn.Dropout) for m in net.modules()) == 3
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance", "none"])
+def test_unet_norms(norm):
+    y = UNet(1, 2, depth=3, ngf=4, norm=norm)(torch.randn(2, 1, 16, 16))
+    assert y.shape == (2, 2, 16, 16)
+
+
+def test_unet_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="norm"):
+        UNet(norm="group")
+    with pytest.raises(ValueError, match="depth"):
+        UNet(depth=1)
+
+
+@pytest.mark.parametrize("n_layers,rf", [(1, 16), (2, 34), (3, 70), (4, 142), (5, 286)])
+def test_patch_receptive_field_documented_values(n_layers, rf):
+    assert patch_receptive_field(n_layers) == rf
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 3])
+def test_patchgan_receptive_field_measured_by_gradient(n_layers):
+    """The input pixels that reach one output logit span exactly the documented receptive field."""
+    torch.manual_seed(0)
+    d = PatchDiscriminator(1, ndf=4, n_layers=n_layers, norm="none").double()
+    size = 2 * patch_receptive_field(n_layers) + 16
+    x = torch.randn(1, 1, size, size, dtype=torch.float64, requires_grad=True)
+    out = d(x)
+    i = out.shape[-1] // 2
+    out[0, 0, i, i].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+    cols = torch.nonzero(x.grad[0, 0].abs().sum(0)).flatten()
+    # the input is large enough that the centre logit's field lies inside it (no border effects)
+    assert int(rows.max() - rows.min() + 1) == patch_receptive_field(n_layers)
+    assert int(cols.max() - cols.min() + 1) == patch_receptive_field(n_layers)
+
+
+def test_patchgan_output_size_for_256_input():
+    d = PatchDiscriminator(3 + 3, ndf=8, n_layers=3)
+    assert d(torch.randn(1, 6, 256, 256)).shape == (1, 1, 30, 30)  # pix2pix's 30×30 patch map
+
+
+def test_patchgan_outputs_raw_logits_and_spectral_norm():
+    d = PatchDiscriminator(2, ndf=4, n_layers=2, norm="none", spectral_norm=True)
+    assert any("parametrizations" in k for k in d.state_dict())
+    y = d(torch.randn(2, 2, 32, 32) * 50)
+    assert y.shape == (2, 1, 6, 6)
+    assert not isinstance(d.model[-1], torch.nn.Sigmoid)

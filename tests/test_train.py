@@ -1,0 +1,134 @@
+"""The trainer: resume exactness, presets, penalties applied in the step, clipping, failure handling."""
+
+import json
+
+import pytest
+import torch
+
+from pix2gan import losses
+from pix2gan.checkpoint import load_checkpoint
+from pix2gan.config import TrainConfig, resolve
+from pix2gan.errors import Pix2GanError
+from pix2gan.train import Trainer
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
+                checkpoint_every=1000, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
+def weights(trainer):
+    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
+            **({f"D.{k}": v for k, v in trainer.D.state_dict().items()} if trainer.D is not None else {})}
+
+
+@pytest.mark.parametrize("gan_loss", ["nonsaturating", "wgan-gp"])
+def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, photo_dir, gan_loss):
+    cfg = dict(data=str(photo_dir), gan_loss=gan_loss)
+    straight = Trainer(tiny(steps=6, **cfg), tmp_path / "a", progress=False)
+    straight.fit()
+    first = Trainer(tiny(steps=3, **cfg), tmp_path / "b", progress=False)
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "b", {"steps": 6}, progress=False)
+    assert resumed.step == 3
+    resumed.fit()
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_resume_refuses_a_different_config(tmp_path, photo_dir):
+    Trainer(tiny(data=str(photo_dir), steps=1), tmp_path / "r", progress=False).fit()
+    with pytest.raises(Pix2GanError, match=r"differing keys: .*gan_loss.*lr|differing keys: .*lr"):
+        Trainer.resume(tmp_path / "r", {"lr": 1e-3, "gan_loss": "hinge"}, progress=False)
+
+
+def test_presets_apply_unless_overridden():
+    gp = resolve(TrainConfig(gan_loss="wgan-gp"))
+    assert (gp.optimizer, gp.lr, gp.beta1, gp.beta2, gp.n_critic, gp.gp_weight, gp.d_norm) == \
+        ("adam", 1e-4, 0.0, 0.9, 5, 10.0, "instance")
+    w = resolve(TrainConfig(gan_loss="wgan"))
+    assert (w.optimizer, w.lr, w.n_critic, w.clip) == ("rmsprop", 5e-5, 5, 0.01)
+    assert resolve(TrainConfig(gan_loss="hinge")).spectral_norm is True
+    assert resolve(TrainConfig(gan_loss="hinge", spectral_norm=False)).spectral_norm is False
+    assert resolve(TrainConfig(gan_loss="wgan-gp", n_critic=2, lr=3e-4)).n_critic == 2
+
+
+def test_config_refusals():
+    with pytest.raises(Pix2GanError, match="batch norm"):
+        resolve(TrainConfig(gan_loss="wgan-gp", d_norm="batch"))
+    with pytest.raises(Pix2GanError, match="logistic"):
+        resolve(TrainConfig(gan_loss="lsgan", g_adv_form="alpha"))
+    with pytest.raises(Pix2GanError, match="nothing to train"):
+        resolve(TrainConfig(gan_loss="none", recon="none"))
+    with pytest.raises(Pix2GanError, match="--gan-loss 'wgangp'"):
+        resolve(TrainConfig(gan_loss="wgangp"))
+
+
+def test_l2_baseline_builds_no_discriminator(tmp_path, photo_dir):
+    t = Trainer(tiny(data=str(photo_dir), gan_loss="none", recon="l2"), tmp_path / "r", progress=False)
+    assert t.D is None and t.opt_d is None
+    t.fit()
+    state = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    assert "D" not in state and state["step"] == 4
+
+
+def test_gradient_penalty_is_applied_in_the_training_step(tmp_path, photo_dir, monkeypatch):
+    """The penalty is called on every D step and changes the critic's update."""
+    calls = []
+    real_gp = losses.gradient_penalty
+
+    def counting(*args, **kw):
+        calls.append(1)
+        return real_gp(*args, **kw)
+
+    monkeypatch.setattr("pix2gan.train.gradient_penalty", counting)
+    after = {}
+    for gp_weight in (10.0, 0.0):
+        t = Trainer(tiny(data=str(photo_dir), gan_loss="wgan-gp", gp_weight=gp_weight, steps=1), tmp_path / str(gp_weight),
+                    progress=False)
+        log = t.train_step()
+        after[gp_weight] = [p.detach().clone() for p in t.D.parameters()]
+        if gp_weight:
+            assert log["gp"] > 0
+    assert len(calls) == 5  # n_critic = 5 D steps, one penalty each
+    assert any(not torch.equal(a, b) for a, b in zip(after[10.0], after[0.0]))
+
+
+def test_weight_clipping_keeps_d_parameters_in_range(tmp_path, photo_dir):
+    t = Trainer(tiny(data=str(photo_dir), gan_loss="wgan", lr=0.05, steps=2), tmp_path / "w", progress=False)
+    t.train_step()
+    for p in t.D.parameters():
+        assert p.abs().max() <= 0.01 + 1e-12
+
+
+def test_r1_penalty_is_logged_and_applied(tmp_path, photo_dir):
+    t = Trainer(tiny(data=str(photo_dir), gan_loss="lsgan", r1=10.0), tmp_path / "r1", progress=False)
+    out = t.train_step()
+    assert out["r1"] > 0
+
+
+def test_nan_stops_training_and_keeps_last_checkpoint(tmp_path, photo_dir, monkeypatch):
+    run = tmp_path / "nan"
+    t = Trainer(tiny(data=str(photo_dir), steps=2, checkpoint_every=1), run, progress=False)
+    t.fit()
+    before = (run / "checkpoint.pt").read_bytes()
+    t = Trainer.resume(run, {"steps": 4}, progress=False)
+    monkeypatch.setattr(t, "recon_loss", lambda fake, real: torch.tensor(float("nan")))
+    with pytest.raises(Pix2GanError, match=r"step 3: .*nan.*last good state"):
+        t.fit()
+    assert (run / "checkpoint.pt").read_bytes() == before
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 2
+
+
+def test_relativistic_and_unconditional_and_alpha(tmp_path, photo_dir):
+    for i, kw in enumerate([dict(gan_loss="relativistic"), dict(disc="unconditional"),
+                            dict(gan_loss="minimax", g_adv_form="alpha")]):
+        t = Trainer(tiny(data=str(photo_dir), **kw), tmp_path / str(i), progress=False)
+        assert t.D.model[0].in_channels == (2 if kw.get("disc") == "unconditional" else 3)
+        out = t.train_step()
+        assert all(torch.isfinite(torch.tensor(v)) for v in out.values())
