@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -25,7 +26,8 @@ class Summary:
 
 
 def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tuple[Path, Path]]:
-    """Pairs (source image, output file) for a file or a folder (recursive, tree mirrored, suffix replaced).
+    """Pairs (source image, output file) for a file or a folder (recursive, tree mirrored, suffix replaced; when
+    two sources would share an output name, the one not already named ``suffix`` keeps its own: ``a.jpg.png``).
 
     Raises:
         Pix2GanError: missing input, OUTPUT equal to or inside INPUT, or an output file name for a folder input.
@@ -43,10 +45,15 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
         raise Pix2GanError(f"{output_path}: the output folder must not be the input folder or inside it")
     if output_path.exists() and not output_path.is_dir():
         raise Pix2GanError(f"{output_path}: exists and is not a folder")
-    pairs = [(p, output_path / p.relative_to(input_path).with_suffix(suffix)) for p in list_images(input_path)]
-    if not pairs:
+    sources = list_images(input_path)
+    if not sources:
         raise Pix2GanError(f"{input_path}: no image files found")
-    return pairs
+    rel = [p.relative_to(input_path) for p in sources]
+    taken = Counter(r.with_suffix(suffix) for r in rel)
+    # a.jpg and a.png would both become a.png: then the one not already named .png keeps its suffix (a.jpg.png)
+    names = [r.with_suffix(suffix) if taken[r.with_suffix(suffix)] == 1 or r.suffix.lower() == suffix
+             else r.with_name(r.name + suffix) for r in rel]
+    return [(p, output_path / n) for p, n in zip(sources, names)]
 
 
 def save_image_atomic(img: Image.Image, path: Path) -> None:

@@ -95,17 +95,21 @@ def cmd_train(args) -> int:
 
 
 def _add_colorize(sub) -> None:
+    from pix2gan.data.images import MAX_PIXELS
+
     p = sub.add_parser("colorize", help="colorize an image or a folder of images",
                        description="Colorize gray (or colour: their luminance is used) images. INPUT is a file or a "
                                    "folder (recursive; the tree is mirrored into OUTPUT as PNG files). Unreadable "
                                    "files are reported one line each and the rest continue; the exit code is 1 if "
-                                   "any failed. INPUT is never written to.")
+                                   "any failed. INPUT is never written to. Animated images: the first frame.")
     p.add_argument("input", type=Path, help="an image file or a folder")
     p.add_argument("output", type=Path, help="an output file (for a file INPUT) or folder")
     p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a colorize run")
     p.add_argument("--size", type=int, default=None,
                    help="short side at which colours are predicted (default: the training scale)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                   help=f"refuse larger images (decompression-bomb guard; default {MAX_PIXELS})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_colorize)
@@ -119,8 +123,8 @@ def cmd_colorize(args) -> int:
         raise Pix2GanError(f"--size must be at least 1, got {args.size}")
     pairs = plan(args.input, args.output)
     colorizer = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
-    summary = process(pairs, colorizer.colorize_file, overwrite=args.overwrite, progress=not args.quiet,
-                      desc="colorize")
+    summary = process(pairs, lambda path: colorizer.colorize_file(path, args.max_pixels), overwrite=args.overwrite,
+                      progress=not args.quiet, desc="colorize")
     print(summary.line("colorized"))
     return 1 if summary.failed else 0
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.config import TrainConfig
-from pix2gan.data.images import alpha_channel, read_image, to_rgb_float
+from pix2gan.data.images import MAX_PIXELS, alpha_channel, read_image, to_rgb_float
 from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
 from pix2gan.train import build_generator, pick_device
 
@@ -58,6 +58,6 @@ class Colorizer:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
-    def colorize_file(self, path: Path) -> Image.Image:
-        """Read (any mode PIL reads, EXIF orientation applied) and colourise one file."""
-        return self(read_image(path))
+    def colorize_file(self, path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+        """Read (any mode PIL reads, EXIF orientation applied, first frame of an animation) and colourise one file."""
+        return self(read_image(path, max_pixels))

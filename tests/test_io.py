@@ -77,7 +77,7 @@ def test_read_image_errors_name_the_file(tmp_path):
         with pytest.raises(Pix2GanError, match=f"{name}: {reason}"):
             read_image(tmp_path / name)
     Image.fromarray(skimage.data.camera()).save(tmp_path / "big.png")
-    with pytest.raises(Pix2GanError, match="above the limit of 1000 pixels"):
+    with pytest.raises(Pix2GanError, match="more than 1000 pixels, refused"):
         read_image(tmp_path / "big.png", max_pixels=1000)
 
 

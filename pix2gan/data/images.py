@@ -29,11 +29,13 @@ def list_images(root: Path) -> list[Path]:
 
 
 def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open and fully decode an image, EXIF orientation applied (first frame of an animation).
+    """Open and fully decode an image, EXIF orientation applied; an animation gives its first frame.
 
     Raises:
-        Pix2GanError: ``"<path>: <reason>"`` for a missing, empty, truncated, non-image or too large file.
+        Pix2GanError: ``"<path>: <reason>"`` for a missing, empty, truncated, non-image or too large file
+            (more than ``max_pixels`` pixels, checked from the header before anything is decoded).
     """
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels  # PIL's own bomb check, at our limit
     try:
         if os.path.getsize(path) == 0:
             raise Pix2GanError(f"{path}: empty file")
@@ -41,19 +43,26 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as img:
                 if img.width * img.height > max_pixels:
-                    raise Pix2GanError(f"{path}: {img.width}×{img.height} is above the limit of {max_pixels} pixels")
+                    raise Image.DecompressionBombError(img.width * img.height)
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 img.load()
                 return img
     except Pix2GanError:
         raise
+    except Image.DecompressionBombError:
+        raise Pix2GanError(f"{path}: more than {max_pixels} pixels, refused as a possible decompression bomb "
+                           f"(raise the limit with --max-pixels)") from None
     except FileNotFoundError:
         raise Pix2GanError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise Pix2GanError(f"{path}: is a folder") from None
     except Image.UnidentifiedImageError:
         raise Pix2GanError(f"{path}: not an image PIL can read") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError) as e:
         raise Pix2GanError(f"{path}: cannot decode ({e})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
 
 
 #: Gray modes with more than 8 bits, read at full precision.
