@@ -19,6 +19,7 @@ setup(
         "scikit-image>=0.22",
         "tqdm>=4.60",
         "numpy>=1.24",
+        "matplotlib>=3.7",
     ],
     extras_require={"dev": ["pytest>=7"]},
     entry_points={"console_scripts": ["pix2gan=pix2gan.cli:main"]},

@@ -67,6 +67,17 @@ def save_image_atomic(img: Image.Image, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def save_figure_atomic(fig, path: Path) -> None:
+    """``fig.savefig`` through a temporary name, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def process(pairs: list[tuple[Path, Path]], fn: Callable[[Path], Image.Image], *, overwrite: bool = False,
             progress: bool = True, desc: str = "images") -> Summary:
     """Run ``fn(source) -> image`` on every pair and save atomically; a failing file is reported in one line

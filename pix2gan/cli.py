@@ -61,6 +61,7 @@ def _add_train(sub) -> None:
     g.add_argument("--n-critic", type=int, help="D updates per G update (default: preset)")
     g.add_argument("--optimizer", choices=["adam", "rmsprop"], help="(default: preset)")
     g.add_argument("--lr", type=float, help="(default: preset)")
+    g.add_argument("--d-lr", type=float, help="discriminator learning rate (default: --lr)")
     g.add_argument("--beta1", type=float, help="Adam β1 (default: preset)")
     g.add_argument("--beta2", type=float, help="Adam β2 (default: preset)")
     g = p.add_argument_group("bookkeeping")
@@ -147,6 +148,23 @@ def cmd_losses(args) -> int:
     return 0
 
 
+def _add_inspect(sub) -> None:
+    p = sub.add_parser("inspect", help="summarise a run and plot its diagnostics",
+                       description="Print a run's last figures and the warnings raised while training "
+                                   "(vanishing gradient, mode collapse, non-convergence) with their steps, and write "
+                                   "RUN/diagnostics.png.")
+    p.add_argument("run", type=Path, help="a run folder (holding config.json and log.jsonl)")
+    p.set_defaults(func=cmd_inspect)
+
+
+def cmd_inspect(args) -> int:
+    from pix2gan.report import plot_diagnostics, summarize
+
+    print(summarize(args.run))
+    print(f"wrote {plot_diagnostics(args.run)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pix2gan import __version__
 
@@ -158,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_colorize(sub)
     _add_losses(sub)
+    _add_inspect(sub)
     return parser
 
 

@@ -47,6 +47,7 @@ class TrainConfig:
     n_critic: int | None = None
     optimizer: str | None = None    # adam or rmsprop
     lr: float | None = None
+    d_lr: float | None = None       # discriminator learning rate (default: lr)
     beta1: float | None = None
     beta2: float | None = None
     # bookkeeping
@@ -115,6 +116,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     for key, value in preset_values.items():
         if getattr(out, key) is None:
             setattr(out, key, value)
+    if out.d_lr is None:
+        out.d_lr = out.lr
     _choice("d_norm", out.d_norm, NORMS)
     _choice("optimizer", out.optimizer, ["adam", "rmsprop"])
     if out.n_critic < 1:

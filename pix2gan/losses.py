@@ -61,6 +61,7 @@ class GanLoss:
     preset: Preset
     logistic: bool = False
     g_uses_real: bool = False
+    threshold: float | None = 0.0  # a patch is judged real above it; None: the median of the batch's logits
 
 
 def logistic_d(l_r: Tensor, l_f: Tensor) -> Tensor:
@@ -129,21 +130,28 @@ GAN_LOSSES: dict[str, GanLoss] = {loss.name: loss for loss in [
             Preset(), logistic=True),
     GanLoss("lsgan", lsgan_d, lsgan_g,
             "D: ½(l_r-1)² + ½l_f²;  G: ½(l_f-1)²",
-            Preset()),
+            Preset(), threshold=0.5),
     GanLoss("wgan", wasserstein_d, wasserstein_g,
             "D: l_f - l_r;  G: -l_f;  D weights clipped to ±0.01",
-            _WGAN_PRESET),
+            _WGAN_PRESET, threshold=None),
     GanLoss("wgan-gp", wasserstein_d, wasserstein_g,
             "D: l_f - l_r + 10·(‖∇D(x̂)‖₂ - 1)²;  G: -l_f",
-            Preset(lr=1e-4, betas=(0.0, 0.9), n_critic=5, gp_weight=10.0, d_norm="instance")),
+            Preset(lr=1e-4, betas=(0.0, 0.9), n_critic=5, gp_weight=10.0, d_norm="instance"), threshold=None),
     GanLoss("hinge", hinge_d, wasserstein_g,
             "D: relu(1-l_r) + relu(1+l_f);  G: -l_f",
             Preset(spectral_norm=True)),
     GanLoss("relativistic", relativistic_d, relativistic_g,
             "RaSGAN, d_r = l_r - mean l_f, d_f = l_f - mean l_r;  D: ½[softplus(-d_r) + softplus(d_f)];  "
             "G: ½[softplus(d_r) + softplus(-d_f)]",
-            Preset(), g_uses_real=True),
+            Preset(), g_uses_real=True, threshold=None),
 ]}
+
+
+def d_accuracy(l_r: Tensor, l_f: Tensor, threshold: float | None) -> tuple[float, float]:
+    """Fractions of real patches judged real and of fake patches judged fake (``threshold`` None: the median of
+    all logits, for critics whose scores have no fixed zero)."""
+    t = torch.cat([l_r.flatten(), l_f.flatten()]).median() if threshold is None else threshold
+    return (l_r > t).float().mean().item(), (l_f < t).float().mean().item()
 
 
 def patch_score(logits: Tensor) -> Tensor:

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve, save_json
 from pix2gan.errors import Pix2GanError
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, gradient_penalty, r1_penalty
+from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gradient_penalty, r1_penalty
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
 from pix2gan.tasks import TASKS
 
@@ -48,10 +49,10 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
 
 
-def make_optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
 
 
 def batch_generator(seed: int, step: int, k: int) -> torch.Generator:
@@ -81,16 +82,17 @@ class Trainer:
         self.G = build_generator(cfg).to(self.device)
         self.D = build_discriminator(cfg)
         init_weights(self.G)
-        self.opt_g = make_optimizer(cfg, self.G.parameters())
+        self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr)
         self.opt_d = None
         if self.D is not None:
             init_weights(self.D)
             self.D.to(self.device)
-            self.opt_d = make_optimizer(cfg, self.D.parameters())
+            self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.d_lr)
         self.step = 0
         if state is not None:
             self._restore(state)
         self.data = self.task.open_data(cfg.data, cfg.load_size, progress)
+        self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
     # ----------------------------------------------------------------------------------------------- run directory
@@ -171,7 +173,7 @@ class Trainer:
         """D's patch logits for ``image`` (seen with its condition when D is conditional)."""
         return self.D(torch.cat([cond, image], 1) if self.cfg.disc == "conditional" else image)
 
-    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor) -> dict[str, float]:
+    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor, measure: bool = False) -> dict[str, float]:
         # D phase: minimise the adversarial D loss (+ gradient penalty, + R1); fake is detached, no gradient reaches G
         cfg = self.cfg
         d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
@@ -185,21 +187,30 @@ class Trainer:
             r1 = r1_penalty(lambda y: self.judge(cond, y), real)
             loss_d = loss_d + 0.5 * cfg.r1 * r1
             out["r1"] = r1.item()
+        out["d_loss"] = loss_d.item()
+        self._check_finite(out)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        if measure:
+            out["d_grad_norm"] = grad_norm(self.D.parameters())
+            out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach(), d_fake.detach(), self.gan.threshold)
         self.opt_d.step()
         if cfg.clip > 0:  # WGAN weight clipping after every D step
             with torch.no_grad():
                 for p in self.D.parameters():
                     p.clamp_(-cfg.clip, cfg.clip)
         read = torch.sigmoid if self.gan.logistic else (lambda t: t)
-        out.update(d_loss=loss_d.item(), d_real=read(d_real.detach()).mean().item(),
+        out.update(d_real=read(d_real.detach()).mean().item(),
                    d_fake=read(d_fake.detach()).mean().item())
         return out
 
     def train_step(self) -> dict[str, float]:
-        """One generator update, preceded by ``n_critic`` discriminator updates (each on its own batch)."""
+        """One generator update, preceded by ``n_critic`` discriminator updates (each on its own batch).
+
+        On logging steps it also measures the diagnostics (gradient norms and shares, D accuracy, diversity).
+        """
         cfg, out = self.cfg, {}
+        measure = (self.step + 1) % cfg.log_every == 0
         n_d = cfg.n_critic if self.D is not None else 0
         for k in range(max(n_d, 1)):
             cond, real = self.batch(k)
@@ -207,32 +218,46 @@ class Trainer:
             with torch.set_grad_enabled(last):  # the last batch's fake also feeds the G phase
                 fake = self.G(cond)
             if n_d:
-                out = self.d_step(cond, real, fake.detach())
+                out = self.d_step(cond, real, fake.detach(), measure and last)
 
         # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
-        loss_g = fake.new_zeros(())
+        terms = {}
         if self.D is not None:
             self.D.requires_grad_(False)
             d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
             g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
-            loss_g = loss_g + cfg.adv_weight * g_adv
+            terms["adv"] = cfg.adv_weight * g_adv
             out["g_adv"] = g_adv.item()
         if self.recon_loss is not None:
             g_recon = self.recon_loss(fake, real)
-            loss_g = loss_g + cfg.recon_weight * g_recon
+            terms["recon"] = cfg.recon_weight * g_recon
             out["g_recon"] = g_recon.item()
+        loss_g = sum(terms.values())
+        out["g_loss"] = loss_g.item()
+        self._check_finite(out)
+        if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
+            for name, term in terms.items():
+                (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
+                out[f"grad_{name}"] = grad.norm().item()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        if measure:
+            out["g_grad_norm"] = grad_norm(self.G.parameters())
+            out["lr"] = self.opt_g.param_groups[0]["lr"]
+            if cfg.batch_size > 1:  # output diversity across the batch relative to the targets'
+                out["diversity"] = (fake.detach().std(0).mean() / real.std(0).mean().clamp_min(1e-8)).item()
         self.opt_g.step()
         if self.D is not None:
             self.D.requires_grad_(True)
-        out["g_loss"] = loss_g.item()
-        bad = [k for k, v in out.items() if not math.isfinite(v)]
-        if bad:
-            raise Pix2GanError(f"step {self.step + 1}: {', '.join(f'{k}={out[k]}' for k in bad)}; training stopped, "
-                               f"{self.run_dir / 'checkpoint.pt'} keeps the last good state")
         self.step += 1
         return out
+
+    def _check_finite(self, values: dict[str, float]) -> None:
+        """Stop before a NaN/inf loss reaches an optimizer; the checkpoint on disk is the last good state."""
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise Pix2GanError(f"step {self.step + 1}: {', '.join(f'{k}={values[k]}' for k in bad)}; training "
+                               f"stopped, {self.run_dir / 'checkpoint.pt'} keeps the last good state")
 
     # ----------------------------------------------------------------------------------------------- the loop
     def fit(self) -> dict[str, float]:
@@ -241,6 +266,8 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         save_json(self.run_dir / "config.json", cfg)
         self._trim_log()
+        for record in read_log(self.run_dir):  # a resumed run remembers its window and its warnings
+            self.monitor.update(record)
         self.G.train()
         if self.D is not None:
             self.D.train()
@@ -255,7 +282,11 @@ class Trainer:
                 metrics["sec"] = time.perf_counter() - t0
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    self._log({"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}})
+                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
+                    fired = self.monitor.update(record)
+                    for name in fired:
+                        bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
+                    self._log({**record, "warnings": fired} if fired else record)
                     bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics})
                 if self.step % cfg.sample_every == 0:
                     self.save_samples()
