@@ -165,6 +165,109 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="every metric of a trained generator on held-out data",
+                       description="PSNR, SSIM, L1, sharpness difference, blur (Laplacian variance, gradient "
+                                   "magnitude, high-frequency fraction, blur effect) and colour (colourfulness, "
+                                   "chroma) figures with prediction / ground-truth ratios, on fixed crops.")
+    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt")
+    p.add_argument("--data", default=None,
+                   help="held-out images (a folder or builtin:NAME; all of it is used); default: the run's own "
+                        "held-out split (trained with --holdout)")
+    p.add_argument("--count", type=int, default=64, help="number of crops (default 64)")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args) -> int:
+    import json
+
+    from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint
+    from pix2gan.compare import evaluate_runs
+    from pix2gan.train import pick_device
+
+    if args.count < 1:
+        raise Pix2GanError(f"--count must be at least 1, got {args.count}")
+    cfg = load_checkpoint(args.checkpoint)["config"]
+    if args.data is None and not cfg.get("holdout"):
+        raise Pix2GanError(f"{args.checkpoint}: the run held no images out (--holdout 0); give --data with "
+                           f"held-out images")
+    run = {"run": args.checkpoint.parent}
+    result = evaluate_runs(run, args.data, args.count, pick_device(args.device))["run"]
+    width = max(map(len, result.metrics))
+    for name, value in result.metrics.items():
+        print(f"{name:<{width}}  {value:.5g}")
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(result.metrics, indent=2) + "\n").encode())
+    return 0
+
+
+def _add_compare(sub) -> None:
+    from pix2gan.tasks import TASKS
+
+    p = sub.add_parser("compare", help="train loss variants identically and report their blur and colour",
+                       description="Train each variant with the same seed, data split, architecture and step "
+                                   "count (or evaluate existing runs with --runs), evaluate all on the same "
+                                   "held-out crops, and write OUT/index.html, metrics.csv, metrics.json, grid.png "
+                                   "and curves.png. Variant syntax: RECON[*WEIGHT][+GANLOSS], e.g. l2, l1, "
+                                   "l1+nonsaturating, l1*10+hinge, none+lsgan.")
+    p.add_argument("--task", choices=list(TASKS), default="colorize")
+    p.add_argument("--data", default=None, help="a folder or builtin:NAME (default builtin:bimodal-colors; with "
+                                                "--runs, default the runs' own data and held-out split)")
+    p.add_argument("--variants", default="l2,l1,l1+nonsaturating", help="comma-separated (default "
+                                                                        "l2,l1,l1+nonsaturating)")
+    p.add_argument("--runs", default=None, help="comma-separated run folders to evaluate instead of training")
+    p.add_argument("--out", type=Path, required=True, help="report folder (runs are trained in OUT/runs/)")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--ndf", type=int, default=32)
+    p.add_argument("--holdout", type=float, default=0.2, help="fraction of images held out for evaluation")
+    p.add_argument("--eval-count", type=int, default=64, help="held-out crops evaluated (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from pix2gan.compare import evaluate_runs, parse_variant, train_variants, write_report
+    from pix2gan.config import TrainConfig
+    from pix2gan.train import pick_device
+
+    if args.runs:
+        runs = {}
+        for item in args.runs.split(","):
+            path = Path(item.strip())
+            if not (path / "checkpoint.pt").exists():
+                raise Pix2GanError(f"{path}: not a run folder (no checkpoint.pt)")
+            runs[path.name] = path
+        data = args.data
+    else:
+        variants = [parse_variant(v) for v in args.variants.split(",") if v.strip()]
+        labels = [v.label for v in variants]
+        if len(set(labels)) != len(labels):
+            raise Pix2GanError(f"--variants {args.variants!r}: a variant is listed twice")
+        base = TrainConfig(task=args.task, data=args.data or "builtin:bimodal-colors", steps=args.steps, size=args.size,
+                           batch_size=args.batch_size, depth=args.depth, ngf=args.ngf, ndf=args.ndf,
+                           holdout=args.holdout, seed=args.seed, device=args.device, sample_every=10**9,
+                           checkpoint_every=max(1, args.steps // 4))
+        runs = train_variants(base, variants, args.out, progress=not args.quiet)
+        data = None
+    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device))
+    page = write_report(results, runs, args.out, f"pix2gan compare: {args.data or 'builtin:bimodal-colors'}")
+    keys = [k for k in ("psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio", "chroma_ratio",
+                        "hue_hit_rate", "shape_chroma_ratio") if k in next(iter(results.values())).metrics]
+    print(" | ".join(["variant", *keys]))
+    for label, r in results.items():
+        print(" | ".join([label, *(f"{r.metrics[k]:.3f}" for k in keys)]))
+    print(f"wrote {page}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pix2gan import __version__
 
@@ -177,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_colorize(sub)
     _add_losses(sub)
     _add_inspect(sub)
+    _add_evaluate(sub)
+    _add_compare(sub)
     return parser
 
 

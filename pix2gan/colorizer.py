@@ -9,11 +9,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pix2gan.checkpoint import load_checkpoint
-from pix2gan.config import TrainConfig
 from pix2gan.data.images import MAX_PIXELS, alpha_channel, read_image, to_rgb_float
 from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
-from pix2gan.train import build_generator, pick_device
+from pix2gan.train import load_generator, pick_device
 
 
 class Colorizer:
@@ -31,10 +29,7 @@ class Colorizer:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None) -> Colorizer:
-        state = load_checkpoint(Path(path), task="colorize")
-        cfg = TrainConfig.from_dict(state["config"])
-        G = build_generator(cfg)
-        G.load_state_dict(state["G"])
+        G, cfg = load_generator(Path(path), task="colorize")
         return cls(G, size or cfg.load_size, pick_device(device))
 
     @torch.inference_mode()

@@ -21,6 +21,7 @@ class TrainConfig:
     data: str = "builtin:photos"
     size: int = 64                  # training crop, pixels
     load_scale: float = 1.25        # photos are scaled so their short side is load_scale × size, then cropped
+    holdout: float = 0.0            # fraction of the images held out whole (by seed) for evaluation and samples
     batch_size: int = 4
     steps: int = 2000               # generator updates
     seed: int = 0
@@ -98,6 +99,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             raise Pix2GanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.load_scale < 1:
         raise Pix2GanError(f"--load-scale must be at least 1, got {cfg.load_scale}")
+    if not 0 <= cfg.holdout < 1:
+        raise Pix2GanError(f"--holdout must be in [0, 1), got {cfg.holdout}")
     if not 0 <= cfg.dropout < 1:
         raise Pix2GanError(f"--dropout must be in [0, 1), got {cfg.dropout}")
     out = dataclasses.replace(cfg)

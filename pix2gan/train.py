@@ -49,6 +49,15 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
 
 
+def load_generator(path: Path, task: str | None = None) -> tuple[UNet, TrainConfig]:
+    """The generator of a checkpoint (eval mode, on the CPU) and the config it was trained with."""
+    state = load_checkpoint(Path(path), task=task)
+    cfg = TrainConfig.from_dict(state["config"])
+    G = build_generator(cfg)
+    G.load_state_dict(state["G"])
+    return G.eval(), cfg
+
+
 def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
@@ -91,7 +100,7 @@ class Trainer:
         self.step = 0
         if state is not None:
             self._restore(state)
-        self.data = self.task.open_data(cfg.data, cfg.load_size, progress)
+        self.data, self.holdout = self.task.open_data(cfg.data, cfg.load_size, progress).split(cfg.holdout, cfg.seed)
         self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
@@ -147,8 +156,9 @@ class Trainer:
             atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
 
     def save_samples(self) -> Path:
-        """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops (G in eval mode)."""
-        batch = self.data.center_batch(4, self.cfg.size)
+        """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops of held-out images when
+        there are any, else of training images (G in eval mode)."""
+        batch = (self.holdout or self.data).center_batch(4, self.cfg.size)
         cond, real = self.task.to_tensors(batch, self.device)
         self.G.eval()
         with torch.inference_mode():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -12,6 +13,7 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
+from pix2gan.data.bimodal import hue_metrics, make_bimodal_colors
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
 from pix2gan.errors import Pix2GanError
 
@@ -26,9 +28,21 @@ def skimage_photos() -> list[tuple[str, np.ndarray]]:
     return photos + [("stereo_motorcycle_left", left), ("stereo_motorcycle_right", right)]
 
 
-#: ``builtin:NAME`` → (description, loader). Loaders return (name, (H, W, 3) uint8) pairs.
-BUILTIN_SETS: dict[str, tuple[str, Callable[[], list[tuple[str, np.ndarray]]]]] = {
-    "photos": ("scikit-image's 9 bundled colour photos (astronaut, chelsea, coffee, rocket, ...)", skimage_photos),
+@dataclass(frozen=True)
+class Builtin:
+    """A built-in colour image set: ``load()`` returns (name, (H, W, 3) uint8) pairs; ``extra_metrics(pred, target)``
+    adds set-specific figures to evaluations."""
+
+    description: str
+    load: Callable[[], list[tuple[str, np.ndarray]]]
+    extra_metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+
+
+BUILTIN_SETS: dict[str, Builtin] = {
+    "photos": Builtin("scikit-image's 9 bundled colour photos (astronaut, chelsea, coffee, rocket, ...)",
+                      skimage_photos),
+    "bimodal-colors": Builtin("200 generated 64 px images: shapes of one of two equal-lightness opposite hues "
+                              "(yellow or blue, 50/50) on textured gray", make_bimodal_colors, hue_metrics),
 }
 
 
@@ -92,6 +106,18 @@ class PhotoSet:
             out[i] = crop.flip(-1) if bool(torch.rand(1, generator=gen) < 0.5) else crop
         return out
 
+    def split(self, fraction: float, seed: int) -> tuple[PhotoSet, PhotoSet | None]:
+        """(train, held-out): ``fraction`` of the images (at least one, never all) held out whole, chosen by
+        ``seed``. ``fraction`` 0 gives (self, None)."""
+        if fraction <= 0:
+            return self, None
+        if len(self) < 2:
+            raise Pix2GanError(f"cannot hold out part of a set of {len(self)} image(s)")
+        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).tolist()
+        n_val = min(len(self) - 1, max(1, round(fraction * len(self))))
+        pick = lambda idx: PhotoSet([self.images[i] for i in sorted(idx)], [self.names[i] for i in sorted(idx)])  # noqa: E731
+        return pick(order[n_val:]), pick(order[:n_val])
+
     def center_batch(self, count: int, size: int) -> Tensor:
         """``(min(count, len), 3, size, size)`` uint8 centre crops of the first photos (fixed, for sample grids)."""
         crops = []
@@ -111,7 +137,7 @@ def open_photos(spec: str, load_size: int, progress: bool = True) -> PhotoSet:
         if name not in BUILTIN_SETS:
             raise Pix2GanError(f"{spec}: unknown built-in set (known: "
                                f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
-        return PhotoSet.from_arrays(BUILTIN_SETS[name][1](), load_size)
+        return PhotoSet.from_arrays(BUILTIN_SETS[name].load(), load_size)
     root = Path(spec)
     if not root.is_dir():
         raise Pix2GanError(f"{spec}: not a folder (give a folder of colour images or one of "

@@ -1,0 +1,204 @@
+"""``pix2gan compare``: train loss variants under identical conditions, evaluate them on the same held-out crops,
+and write a report (index.html, metrics.csv, metrics.json, grid.png, curves.png)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import html
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torchvision.utils import make_grid, save_image
+
+from pix2gan.checkpoint import atomic_write_bytes
+from pix2gan.config import TrainConfig, resolve
+from pix2gan.data.photos import BUILTIN_SETS
+from pix2gan.diagnostics import read_log
+from pix2gan.errors import Pix2GanError
+from pix2gan.evaluate import Evaluation, evaluate
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+from pix2gan.metrics import DIRECTION
+from pix2gan.tasks import TASKS
+from pix2gan.train import Trainer, load_generator
+
+_VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>[a-z0-9-]+))?$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """``RECON[*WEIGHT][+GANLOSS]``: e.g. ``l2``, ``l1+nonsaturating``, ``l1*10+hinge``, ``none+lsgan``."""
+
+    label: str
+    recon: str
+    recon_weight: float
+    gan_loss: str
+
+    @property
+    def folder(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]", "_", self.label)
+
+
+def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
+    m = _VARIANT.match(text.strip())
+    if not m:
+        raise Pix2GanError(f"variant {text!r}: expected RECON[*WEIGHT][+GANLOSS], e.g. l1+nonsaturating or l1*10+hinge")
+    recon, gan = m["recon"], m["gan"] or "none"
+    if recon not in (*RECON_LOSSES, "none"):
+        raise Pix2GanError(f"variant {text!r}: explicit term {recon!r} is not one of {', '.join([*RECON_LOSSES, 'none'])}")
+    if gan not in (*GAN_LOSSES, "none"):
+        raise Pix2GanError(f"variant {text!r}: GAN loss {gan!r} is not one of {', '.join(GAN_LOSSES)}")
+    if recon == "none" and gan == "none":
+        raise Pix2GanError(f"variant {text!r}: nothing to train")
+    try:
+        weight = float(m["weight"]) if m["weight"] else default_weight
+    except ValueError:
+        raise Pix2GanError(f"variant {text!r}: weight {m['weight']!r} is not a number") from None
+    return Variant(text.strip(), recon, weight, gan)
+
+
+def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progress: bool = True) -> dict[str, Path]:
+    """Train each variant from ``base`` (same seed, data split, architecture, steps) into ``out/runs/<variant>``.
+
+    A variant whose run already finished with the same configuration is not trained again; an unfinished one resumes.
+    """
+    runs = {}
+    for v in variants:
+        cfg = dataclasses.replace(base, recon=v.recon, recon_weight=v.recon_weight, gan_loss=v.gan_loss)
+        run_dir = out / "runs" / v.folder
+        if progress:
+            print(f"[{v.label}] training {cfg.steps} steps → {run_dir}", file=sys.stderr)
+        if (run_dir / "checkpoint.pt").exists():
+            trainer = Trainer.resume(run_dir, {"steps": cfg.steps}, progress=progress)
+            if trainer.step >= cfg.steps and progress:
+                print(f"[{v.label}] already trained", file=sys.stderr)
+            if dataclasses.asdict(trainer.cfg) != dataclasses.asdict(resolve(cfg)):
+                raise Pix2GanError(f"{run_dir}: holds a run with another configuration; use a new --out")
+        else:
+            trainer = Trainer(cfg, run_dir, progress=progress)
+        trainer.fit()
+        if trainer.interrupted:
+            raise KeyboardInterrupt
+        runs[v.label] = run_dir
+    return runs
+
+
+def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu") -> dict[str, Evaluation]:
+    """Evaluate every run on the same crops: the held-out split of ``data`` (default: the first run's data) made
+    with the first run's seed and holdout fraction, or all of ``data`` when the runs held nothing out."""
+    first = None
+    results = {}
+    for label, run_dir in runs.items():
+        G, cfg = load_generator(run_dir / "checkpoint.pt")
+        if first is None:
+            first = cfg
+            task = TASKS[cfg.task]()
+            spec = data or cfg.data
+            images = task.open_data(spec, cfg.load_size, progress=False)
+            train, held = images.split(cfg.holdout, cfg.seed) if spec == cfg.data else (images, None)
+            eval_set = held if held is not None else images
+            builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
+            extra = builtin.extra_metrics if builtin else None
+        elif cfg.task != first.task:
+            raise Pix2GanError(f"{run_dir}: a {cfg.task} run cannot be compared with {first.task} runs")
+        results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra)
+    return results
+
+
+def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Path, title: str) -> Path:
+    """index.html (table, best in bold; image grid; loss curves), metrics.csv, metrics.json, grid.png, curves.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    labels = list(results)
+    names = list(next(iter(results.values())).metrics)
+    table = {label: results[label].metrics for label in labels}
+    atomic_write_bytes(out / "metrics.json", (json.dumps(table, indent=2) + "\n").encode())
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["variant", *names])
+    for label in labels:
+        writer.writerow([label, *(f"{table[label][n]:.6g}" for n in names)])
+    atomic_write_bytes(out / "metrics.csv", buf.getvalue().encode())
+
+    # grid: one row per held-out sample: input | ground truth | each variant
+    first = results[labels[0]]
+    n = min(8, first.cond.shape[0])
+    columns = [first.cond[:n], first.real[:n]] + [results[label].fake[:n] for label in labels]
+    grid = make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0)
+    tmp = out / ".grid.tmp.png"
+    save_image(grid, tmp)
+    tmp.replace(out / "grid.png")
+    has_curves = _plot_curves(runs, out / "curves.png")
+
+    def best(name):
+        vals = {lb: table[lb][name] for lb in labels if table[lb][name] == table[lb][name]}  # drop NaN
+        if len(vals) < 2:
+            return None
+        how = DIRECTION.get(name, "max")
+        key = {"max": lambda lb: vals[lb], "min": lambda lb: -vals[lb], "one": lambda lb: -abs(vals[lb] - 1)}[how]
+        return max(vals, key=key)
+
+    winners = {name: best(name) for name in names}
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
+    for label in labels:
+        cells = []
+        for name in names:
+            text = f"{table[label][name]:.4g}"
+            cells.append(f"<td><b>{text}</b></td>" if winners[name] == label else f"<td>{text}</td>")
+        rows.append(f"<tr><th>{html.escape(label)}</th>{''.join(cells)}</tr>")
+    legend = ", ".join(f"{html.escape(n)}: {'closest to 1' if d == 'one' else 'higher' if d == 'max' else 'lower'}"
+                       for n, d in DIRECTION.items() if n in names)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:13px}}
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} img{{image-rendering:pixelated;max-width:100%}}</style>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<h2>Metrics on held-out crops</h2>
+<table><tr><th>variant</th>{head}</tr>
+{chr(10).join(rows)}
+</table>
+<p>Best in bold ({legend}). <code>*_ratio</code> = prediction / ground truth: 1.0 is as sharp or as colourful as
+reality; explicit-loss blur shows as a ratio below 1 (above 1 for blur_effect).
+Also in <a href="metrics.csv">metrics.csv</a> and <a href="metrics.json">metrics.json</a>.</p>
+<h2>Held-out samples</h2>
+<p>Columns: input | ground truth | {" | ".join(html.escape(lb) for lb in labels)}</p>
+<img src="grid.png" alt="grid" width="{grid.shape[-1] * 3}">
+{'<h2>Training curves</h2><img src="curves.png" alt="curves">' if has_curves else ''}
+</body></html>
+"""
+    atomic_write_bytes(out / "index.html", page.encode())
+    return out / "index.html"
+
+
+def _plot_curves(runs: dict[str, Path], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pix2gan.batch import save_figure_atomic
+
+    logs = {label: read_log(run_dir) for label, run_dir in runs.items()}
+    if not any(logs.values()):
+        return False
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for ax, key, title in zip(axes, ("g_recon", "g_adv", "d_loss"),
+                              ("explicit term (unweighted)", "G adversarial term", "D loss")):
+        for label, log in logs.items():
+            pts = [(r["step"], r[key]) for r in log if key in r]
+            if pts:
+                ax.plot(*zip(*pts), label=label, lw=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("step")
+        if ax.lines:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure_atomic(fig, path)
+    plt.close(fig)
+    return True
