@@ -28,10 +28,17 @@ def _add_train(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("data")
     g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
-    g.add_argument("--data", help=f"a folder of colour images, or builtin:photos (default {d.data})")
+    g.add_argument("--data", help=f"colorize: a folder of colour images or builtin:photos / builtin:bimodal-colors; "
+                                  f"nextframe: frame folders, GIF/APNG, .npy, or builtin:moving-digits "
+                                  f"(default {d.data}; `pix2gan datasets` lists the built-in sets)")
     g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
     g.add_argument("--load-scale", type=float, help=f"photos are scaled to short side load-scale×size before "
                                                     f"cropping (default {d.load_scale})")
+    g.add_argument("--holdout", type=float, help="fraction of the images/sequences held out (by seed) for "
+                                                 "evaluation and sample grids (default 0)")
+    g.add_argument("--context", type=int, help=f"nextframe: context frames (default {d.context})")
+    g.add_argument("--frame-channels", type=int, choices=[1, 3], help="nextframe: 1 gray, 3 RGB (default 1)")
+    g.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], help="nextframe .npy layout (default auto)")
     g.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
     g.add_argument("--steps", type=int, help=f"generator updates (default {d.steps})")
     g.add_argument("--seed", type=int, help=f"(default {d.seed})")
@@ -54,6 +61,7 @@ def _add_train(sub) -> None:
                                                                       "logistic losses only (default default)")
     g.add_argument("--recon", choices=[*RECON_LOSSES, "none"], help=f"explicit term (default {d.recon})")
     g.add_argument("--recon-weight", type=float, help=f"λ on the explicit term (default {d.recon_weight:g})")
+    g.add_argument("--gdl-weight", type=float, help="gradient difference loss weight, next to --recon (default 0)")
     g.add_argument("--adv-weight", type=float, help=f"weight on the adversarial term (default {d.adv_weight:g})")
     g.add_argument("--r1", type=float, help="R1 penalty γ on real images, any loss (default 0: off)")
     g.add_argument("--gp-weight", type=float, help="gradient penalty weight (default: preset; 10 for wgan-gp)")
@@ -90,8 +98,8 @@ def cmd_train(args) -> int:
     print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
     if trainer.interrupted:
         return 130
-    if trainer.cfg.task == "colorize":
-        print(f"colorize with: pix2gan colorize INPUT OUTPUT --checkpoint {out / 'checkpoint.pt'}")
+    command = {"colorize": "colorize", "nextframe": "predict"}[trainer.cfg.task]
+    print(f"use it: pix2gan {command} INPUT OUTPUT --checkpoint {out / 'checkpoint.pt'}")
     return 0
 
 
@@ -128,6 +136,68 @@ def cmd_colorize(args) -> int:
                       progress=not args.quiet, desc="colorize")
     print(summary.line("colorized"))
     return 1 if summary.failed else 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="predict the next frames of a sequence",
+                       description="Roll a next-frame model forward: INPUT is a folder of frames (natural order), "
+                                   "an animated GIF/APNG, or a .npy sequence; OUTPUT is a folder that receives "
+                                   "the predicted frames (pred_001.png, ...) and rollout.gif (context, then "
+                                   "prediction). Each predicted frame joins the context for the next.")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a nextframe run")
+    p.add_argument("--steps", type=int, default=10, help="frames to predict (default 10)")
+    p.add_argument("--index", type=int, default=0, help="which sequence of a multi-sequence .npy (default 0)")
+    p.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], default=None,
+                   help="layout of a 4-D .npy (default: the one the model was trained with)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing prediction in OUTPUT")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_predict)
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from pix2gan.batch import save_image_atomic
+    from pix2gan.predictor import FramePredictor
+
+    if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:
+        raise Pix2GanError(f"{args.output}: the output folder must not be the input or inside it")
+    if (args.output / "rollout.gif").exists() and not args.overwrite:
+        raise Pix2GanError(f"{args.output}: already holds a prediction (--overwrite to replace it)")
+    predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device)
+    if args.layout:
+        predictor.task.layout = args.layout
+    frames = predictor.read(args.input, args.index)
+    pred = predictor.predict(frames, args.steps)
+    for i, frame in enumerate(pred, 1):
+        save_image_atomic(Image.fromarray(frame), args.output / f"pred_{i:03d}.png")
+    context = frames[-predictor.task.context:]
+    movie = [Image.fromarray(f).convert("RGB") for f in np.concatenate([context, pred])]
+    tmp = args.output / ".rollout.tmp.gif"
+    movie[0].save(tmp, save_all=True, append_images=movie[1:], duration=120, loop=0)
+    tmp.replace(args.output / "rollout.gif")
+    print(f"{args.output}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]} and rollout.gif")
+    return 0
+
+
+def _add_datasets(sub) -> None:
+    p = sub.add_parser("datasets", help="list the built-in data sets (no download)",
+                       description="The builtin:NAME sets that --data accepts; all are bundled or generated.")
+    p.set_defaults(func=cmd_datasets)
+
+
+def cmd_datasets(args) -> int:
+    from pix2gan.data.photos import BUILTIN_SETS
+    from pix2gan.data.sequences import BUILTIN_SEQUENCES
+
+    for name, b in BUILTIN_SETS.items():
+        print(f"builtin:{name:<26} colorize   {b.description}")
+    for name, (desc, _) in BUILTIN_SEQUENCES.items():
+        print(f"builtin:{name:<26} nextframe  {desc}")
+    return 0
 
 
 def _add_losses(sub) -> None:
@@ -278,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(sub)
     _add_colorize(sub)
+    _add_predict(sub)
+    _add_datasets(sub)
     _add_losses(sub)
     _add_inspect(sub)
     _add_evaluate(sub)

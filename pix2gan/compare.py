@@ -24,7 +24,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
 from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
 from pix2gan.metrics import DIRECTION
-from pix2gan.tasks import TASKS
+from pix2gan.tasks import make_task
 from pix2gan.train import Trainer, load_generator
 
 _VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>[a-z0-9-]+))?$")
@@ -97,9 +97,9 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
         G, cfg = load_generator(run_dir / "checkpoint.pt")
         if first is None:
             first = cfg
-            task = TASKS[cfg.task]()
+            task = make_task(cfg)
             spec = data or cfg.data
-            images = task.open_data(spec, cfg.load_size, progress=False)
+            images = task.open_data(spec, cfg, progress=False)
             train, held = images.split(cfg.holdout, cfg.seed) if spec == cfg.data else (images, None)
             eval_set = held if held is not None else images
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None

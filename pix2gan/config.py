@@ -20,7 +20,10 @@ class TrainConfig:
     task: str = "colorize"
     data: str = "builtin:photos"
     size: int = 64                  # training crop, pixels
-    load_scale: float = 1.25        # photos are scaled so their short side is load_scale × size, then cropped
+    load_scale: float = 1.25        # colorize: photos are scaled to short side load_scale × size, then cropped
+    context: int = 4                # nextframe: frames of context stacked on channels
+    frame_channels: int = 1         # nextframe: 1 (gray) or 3 (RGB); frames are converted on reading
+    layout: str = "auto"            # nextframe .npy arrays: auto, TNHW (Moving MNIST) or NTHW
     holdout: float = 0.0            # fraction of the images held out whole (by seed) for evaluation and samples
     batch_size: int = 4
     steps: int = 2000               # generator updates
@@ -41,6 +44,7 @@ class TrainConfig:
     g_adv_form: str = "default"     # "alpha": Alpha-GAN's -l_f generator term (logistic losses only)
     recon: str = "l1"               # l1, l2 or none
     recon_weight: float = 100.0
+    gdl_weight: float = 0.0         # gradient difference loss (Mathieu et al., α = 1), next to the explicit term
     adv_weight: float = 1.0
     r1: float = 0.0                 # R1 gamma; adds gamma/2 · E‖∇D(real)‖² to the D loss
     gp_weight: float | None = None
@@ -91,7 +95,12 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     _choice("g_norm", cfg.g_norm, NORMS)
     _choice("disc", cfg.disc, ["conditional", "unconditional"])
     _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
-    if cfg.gan_loss == "none" and cfg.recon == "none":
+    _choice("layout", cfg.layout, ["auto", "TNHW", "NTHW"])
+    if cfg.frame_channels not in (1, 3):
+        raise Pix2GanError(f"--frame-channels must be 1 or 3, got {cfg.frame_channels}")
+    if cfg.context < 1:
+        raise Pix2GanError(f"--context must be at least 1, got {cfg.context}")
+    if cfg.gan_loss == "none" and cfg.recon == "none" and cfg.gdl_weight == 0:
         raise Pix2GanError("--gan-loss none with --recon none leaves nothing to train")
     for name in ("size", "batch_size", "steps", "depth", "ngf", "ndf", "d_layers", "log_every", "sample_every",
                  "checkpoint_every"):

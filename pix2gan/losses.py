@@ -188,4 +188,12 @@ def l2(fake: Tensor, real: Tensor) -> Tensor:
     return F.mse_loss(fake, real)
 
 
+def gdl(fake: Tensor, real: Tensor, alpha: float = 1.0) -> Tensor:
+    """Gradient difference loss (Mathieu et al. 2016): mean of ``| |∂y| − |∂ŷ| |^α`` over vertical and horizontal
+    one-pixel differences of ``(B, C, H, W)`` images; it rewards edges where the target has edges."""
+    dy = lambda x: (x[..., 1:, :] - x[..., :-1, :]).abs()  # noqa: E731
+    dx = lambda x: (x[..., :, 1:] - x[..., :, :-1]).abs()  # noqa: E731
+    return ((dy(real) - dy(fake)).abs().pow(alpha).mean() + (dx(real) - dx(fake)).abs().pow(alpha).mean())
+
+
 RECON_LOSSES: dict[str, LossFn] = {"l1": l1, "l2": l2}

@@ -20,9 +20,9 @@ from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpo
 from pix2gan.config import TrainConfig, diff, resolve, save_json
 from pix2gan.errors import Pix2GanError
 from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gradient_penalty, r1_penalty
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
-from pix2gan.tasks import TASKS
+from pix2gan.tasks import make_task
 
 
 def pick_device(name: str) -> torch.device:
@@ -36,7 +36,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def build_generator(cfg: TrainConfig) -> UNet:
-    task = TASKS[cfg.task]
+    task = make_task(cfg)
     return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout)
 
 
@@ -44,7 +44,7 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     """The PatchGAN for ``cfg`` (resolved), or None for an explicit-loss-only baseline (nothing is built)."""
     if cfg.gan_loss == "none":
         return None
-    task = TASKS[cfg.task]
+    task = make_task(cfg)
     in_channels = task.out_channels + (task.cond_channels if cfg.disc == "conditional" else 0)
     return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
 
@@ -82,7 +82,7 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.progress = progress
         self.device = pick_device(cfg.device)
-        self.task = TASKS[cfg.task]()
+        self.task = make_task(cfg)
         self.gan = GAN_LOSSES.get(cfg.gan_loss)
         self.g_adv_loss = alpha_g if cfg.g_adv_form == "alpha" else (self.gan.g_loss if self.gan else None)
         self.recon_loss = RECON_LOSSES.get(cfg.recon)
@@ -100,7 +100,7 @@ class Trainer:
         self.step = 0
         if state is not None:
             self._restore(state)
-        self.data, self.holdout = self.task.open_data(cfg.data, cfg.load_size, progress).split(cfg.holdout, cfg.seed)
+        self.data, self.holdout = self.task.open_data(cfg.data, cfg, progress).split(cfg.holdout, cfg.seed)
         self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
@@ -242,6 +242,10 @@ class Trainer:
             g_recon = self.recon_loss(fake, real)
             terms["recon"] = cfg.recon_weight * g_recon
             out["g_recon"] = g_recon.item()
+        if cfg.gdl_weight > 0:
+            g_gdl = gdl(fake, real)
+            terms["gdl"] = cfg.gdl_weight * g_gdl
+            out["g_gdl"] = g_gdl.item()
         loss_g = sum(terms.values())
         out["g_loss"] = loss_g.item()
         self._check_finite(out)

@@ -31,9 +31,13 @@ class ColorizeTask:
     cond_channels = 1
     out_channels = 2
 
-    def open_data(self, spec: str, load_size: int, progress: bool = True) -> PhotoSet:
-        """A folder of colour images or ``builtin:photos``."""
-        return open_photos(spec, load_size, progress)
+    @classmethod
+    def from_config(cls, cfg) -> ColorizeTask:
+        return cls()
+
+    def open_data(self, spec: str, cfg, progress: bool = True) -> PhotoSet:
+        """A folder of colour images or ``builtin:NAME``, scaled to short side ``cfg.load_size``."""
+        return open_photos(spec, cfg.load_size, progress)
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """uint8 ``(B, 3, H, W)`` sRGB → ``cond (B, 1, H, W)`` in [-1, 1], ``real (B, 2, H, W)`` in about [-1, 1]."""

@@ -1,0 +1,78 @@
+"""Predict the next frames of a sequence with a trained generator: the Python API behind ``pix2gan predict``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pix2gan.data.sequences import read_sequences
+from pix2gan.errors import Pix2GanError
+from pix2gan.tasks.nextframe import NextFrameTask
+from pix2gan.train import load_generator, pick_device
+
+
+class FramePredictor:
+    """``FramePredictor.from_checkpoint("run/checkpoint.pt").predict(frames, steps=K)`` → the next K frames.
+
+    Frames are ``(T, H, W)`` gray or ``(T, H, W, 3)`` RGB uint8 (or a list of PIL images), any H×W, T ≥ context.
+    The rollout is autoregressive: each predicted frame joins the context for the next one.
+    """
+
+    def __init__(self, generator: torch.nn.Module, task: NextFrameTask, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.G = generator.to(self.device).eval()
+        self.task = task
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> FramePredictor:
+        G, cfg = load_generator(Path(path), task="nextframe")
+        return cls(G, NextFrameTask.from_config(cfg), pick_device(device))
+
+    def _as_array(self, frames) -> np.ndarray:
+        if isinstance(frames, (list, tuple)) and frames and isinstance(frames[0], Image.Image):
+            mode = "L" if self.task.channels == 1 else "RGB"
+            frames = np.stack([np.asarray(f.convert(mode)) for f in frames])
+        arr = np.asarray(frames)
+        if arr.dtype != np.uint8:
+            raise Pix2GanError(f"frames must be uint8, got {arr.dtype}")
+        if arr.ndim == 3:
+            arr = arr[..., None]
+        if arr.ndim != 4:
+            raise Pix2GanError(f"frames must be (T, H, W) or (T, H, W, C), got shape {arr.shape}")
+        if arr.shape[-1] != self.task.channels:
+            if arr.shape[-1] == 1:
+                arr = np.repeat(arr, 3, axis=-1)
+            else:  # RGB frames for a gray model: luma
+                arr = (arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+                       + 0.5).astype(np.uint8)[..., None]
+        if arr.shape[0] < self.task.context:
+            raise Pix2GanError(f"{arr.shape[0]} frame(s) given; this model needs at least {self.task.context}")
+        return arr
+
+    @torch.inference_mode()
+    def predict(self, frames, steps: int = 1) -> np.ndarray:
+        """The next ``steps`` frames, ``(steps, H, W)`` for gray models, ``(steps, H, W, 3)`` for RGB, uint8."""
+        if steps < 1:
+            raise Pix2GanError(f"steps must be at least 1, got {steps}")
+        arr = self._as_array(frames)
+        x = torch.from_numpy(arr[-self.task.context:]).permute(0, 3, 1, 2).float().to(self.device) / 127.5 - 1
+        window = list(x)
+        out = []
+        for _ in range(steps):
+            cond = self.task.frames_to_cond(torch.stack(window[-self.task.context:])[None])
+            nxt = self.G(cond)[0].clamp(-1, 1)
+            window.append(nxt)
+            out.append(nxt)
+        pred = ((torch.stack(out) + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        return pred[..., 0] if self.task.channels == 1 else pred
+
+    def read(self, spec: str | Path, index: int = 0) -> np.ndarray:
+        """One sequence from a frame folder, an animation or a .npy array (``index`` picks among several)."""
+        seqs, names = read_sequences(str(spec), self.task.channels, self.task.layout)
+        if not 0 <= index < len(seqs):
+            raise Pix2GanError(f"{spec}: holds {len(seqs)} sequence(s); --index {index} is out of range")
+        arr = seqs[index].transpose(0, 2, 3, 1)  # (T, H, W, C)
+        return arr[..., 0] if self.task.channels == 1 else arr
