@@ -29,7 +29,8 @@ def _add_train(sub) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
     g.add_argument("--data", help=f"colorize: a folder of colour images or builtin:photos / builtin:bimodal-colors; "
-                                  f"nextframe: frame folders, GIF/APNG, .npy, or builtin:moving-digits "
+                                  f"nextframe: frame folders, GIF/APNG, .npy, or builtin:moving-digits; "
+                                  f"paired: aligned A|B images or a folder with A/ and B/ "
                                   f"(default {d.data}; `pix2gan datasets` lists the built-in sets)")
     g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
     g.add_argument("--load-scale", type=float, help=f"photos are scaled to short side load-scale×size before "
@@ -39,6 +40,9 @@ def _add_train(sub) -> None:
     g.add_argument("--context", type=int, help=f"nextframe: context frames (default {d.context})")
     g.add_argument("--frame-channels", type=int, choices=[1, 3], help="nextframe: 1 gray, 3 RGB (default 1)")
     g.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], help="nextframe .npy layout (default auto)")
+    g.add_argument("--direction", choices=["AtoB", "BtoA"], help="paired: which side is the input (default AtoB)")
+    g.add_argument("--a-channels", type=int, choices=[1, 3], help="paired: channels of side A (default 3)")
+    g.add_argument("--b-channels", type=int, choices=[1, 3], help="paired: channels of side B (default 3)")
     g.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
     g.add_argument("--steps", type=int, help=f"generator updates (default {d.steps})")
     g.add_argument("--seed", type=int, help=f"(default {d.seed})")
@@ -98,7 +102,7 @@ def cmd_train(args) -> int:
     print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
     if trainer.interrupted:
         return 130
-    command = {"colorize": "colorize", "nextframe": "predict"}[trainer.cfg.task]
+    command = {"colorize": "colorize", "nextframe": "predict", "paired": "translate"}[trainer.cfg.task]
     print(f"use it: pix2gan {command} INPUT OUTPUT --checkpoint {out / 'checkpoint.pt'}")
     return 0
 
@@ -135,6 +139,38 @@ def cmd_colorize(args) -> int:
     summary = process(pairs, lambda path: colorizer.colorize_file(path, args.max_pixels), overwrite=args.overwrite,
                       progress=not args.quiet, desc="colorize")
     print(summary.line("colorized"))
+    return 1 if summary.failed else 0
+
+
+def _add_translate(sub) -> None:
+    from pix2gan.data.images import MAX_PIXELS
+
+    p = sub.add_parser("translate", help="translate images with a paired (A → B) model",
+                       description="Run a --task paired model on a file or a folder (recursive; mirrored into "
+                                   "OUTPUT as PNG). Images are translated at their own size unless --size is given. "
+                                   "Unreadable files are reported one line each and the rest continue.")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path)
+    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a paired run")
+    p.add_argument("--size", type=int, default=None, help="scale inputs to this short side first")
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args) -> int:
+    from pix2gan.batch import plan, process
+    from pix2gan.translator import Translator
+
+    if args.size is not None and args.size < 1:
+        raise Pix2GanError(f"--size must be at least 1, got {args.size}")
+    pairs = plan(args.input, args.output)
+    translator = Translator.from_checkpoint(args.checkpoint, args.device, args.size)
+    summary = process(pairs, lambda path: translator.translate_file(path, args.max_pixels),
+                      overwrite=args.overwrite, progress=not args.quiet, desc="translate")
+    print(summary.line("translated"))
     return 1 if summary.failed else 0
 
 
@@ -349,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_colorize(sub)
     _add_predict(sub)
+    _add_translate(sub)
     _add_datasets(sub)
     _add_losses(sub)
     _add_inspect(sub)

@@ -24,6 +24,9 @@ class TrainConfig:
     context: int = 4                # nextframe: frames of context stacked on channels
     frame_channels: int = 1         # nextframe: 1 (gray) or 3 (RGB); frames are converted on reading
     layout: str = "auto"            # nextframe .npy arrays: auto, TNHW (Moving MNIST) or NTHW
+    direction: str = "AtoB"         # paired: AtoB or BtoA
+    a_channels: int = 3             # paired: channels of the A side (1 or 3)
+    b_channels: int = 3             # paired: channels of the B side (1 or 3)
     holdout: float = 0.0            # fraction of the images held out whole (by seed) for evaluation and samples
     batch_size: int = 4
     steps: int = 2000               # generator updates
@@ -96,6 +99,10 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     _choice("disc", cfg.disc, ["conditional", "unconditional"])
     _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
     _choice("layout", cfg.layout, ["auto", "TNHW", "NTHW"])
+    _choice("direction", cfg.direction, ["AtoB", "BtoA"])
+    for name in ("a_channels", "b_channels"):
+        if getattr(cfg, name) not in (1, 3):
+            raise Pix2GanError(f"--{name.replace('_', '-')} must be 1 or 3, got {getattr(cfg, name)}")
     if cfg.frame_channels not in (1, 3):
         raise Pix2GanError(f"--frame-channels must be 1 or 3, got {cfg.frame_channels}")
     if cfg.context < 1:

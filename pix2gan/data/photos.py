@@ -53,7 +53,8 @@ def _scale_short_side(img: Image.Image, short: int) -> Image.Image:
 
 
 class PhotoSet:
-    """Colour photos held as ``(3, H, W)`` uint8 tensors, each scaled so its short side is ``load_size``.
+    """Images held as ``(C, H, W)`` uint8 tensors (C = 3 for photos; paired data stacks both sides), each scaled so
+    its short side is ``load_size``.
 
     :meth:`batch` draws random crops (with random horizontal flips) from a seeded generator, so a batch is a pure
     function of the generator's state: a resumed run draws exactly the batches the uninterrupted one would.
@@ -95,8 +96,8 @@ class PhotoSet:
         return len(self.images)
 
     def batch(self, gen: torch.Generator, batch_size: int, size: int) -> Tensor:
-        """``(batch_size, 3, size, size)`` uint8 random crops, randomly flipped, drawn with ``gen``."""
-        out = torch.empty(batch_size, 3, size, size, dtype=torch.uint8)
+        """``(batch_size, C, size, size)`` uint8 random crops, randomly flipped, drawn with ``gen``."""
+        out = torch.empty(batch_size, self.images[0].shape[0], size, size, dtype=torch.uint8)
         picks = torch.randint(len(self.images), (batch_size,), generator=gen)
         for i, k in enumerate(picks.tolist()):
             img = self.images[k]

@@ -6,8 +6,9 @@ The training loop never asks which task it runs; it calls ``task.open_data``, ``
 
 from pix2gan.tasks.colorize import ColorizeTask
 from pix2gan.tasks.nextframe import NextFrameTask
+from pix2gan.tasks.paired import PairedTask
 
-TASKS = {"colorize": ColorizeTask, "nextframe": NextFrameTask}
+TASKS = {"colorize": ColorizeTask, "nextframe": NextFrameTask, "paired": PairedTask}
 
 
 def make_task(cfg):
@@ -15,4 +16,4 @@ def make_task(cfg):
     return TASKS[cfg.task].from_config(cfg)
 
 
-__all__ = ["TASKS", "make_task", "ColorizeTask", "NextFrameTask"]
+__all__ = ["TASKS", "make_task", "ColorizeTask", "NextFrameTask", "PairedTask"]

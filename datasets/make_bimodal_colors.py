@@ -1,0 +1,31 @@
+"""Write the bimodal colour set as PNG files: shapes of one of two equal-lightness opposite hues on textured gray.
+
+    python datasets/make_bimodal_colors.py bimodal/ --count 200
+
+The same images train without files as builtin:bimodal-colors. An L2 colorizer must paint the shapes gray (the two
+hues average to gray); a learned loss must pick one.
+"""
+
+import argparse
+from pathlib import Path
+
+from PIL import Image
+
+from pix2gan.batch import save_image_atomic
+from pix2gan.data.bimodal import make_bimodal_colors
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("out", type=Path)
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--size", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    for name, arr in make_bimodal_colors(args.count, args.size, args.seed):
+        save_image_atomic(Image.fromarray(arr), args.out / f"{name}.png")
+    print(f"wrote {args.count} images to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
