@@ -10,6 +10,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pix2gan", "pix2gan.*"]),
+    package_data={"pix2gan": ["weights/*.pt"]},
     python_requires=">=3.11",
     install_requires=[
         "torch>=2.2",

@@ -81,23 +81,34 @@ def _add_train(sub) -> None:
     g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")
     g.add_argument("--checkpoint-every", type=int, help=f"(default {d.checkpoint_every})")
     g.add_argument("--device", help="auto, cpu, cuda, cuda:N (default auto: CUDA when available)")
+    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
+                   help="CUDA mixed precision (autocast; fp16 adds a GradScaler); the CPU trains in fp32")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(args) -> int:
+    from pix2gan import distributed
     from pix2gan.config import TrainConfig
     from pix2gan.train import Trainer
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     given = {k: v for k, v in vars(args).items() if k in fields}
     out: Path = args.out
-    if getattr(args, "resume", False):
-        trainer = Trainer.resume(out, given, progress=not getattr(args, "quiet", False))
-    else:
-        if (out / "checkpoint.pt").exists():
-            raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
-        trainer = Trainer(TrainConfig(**given), out, progress=not getattr(args, "quiet", False))
-    metrics = trainer.fit()
+    progress = not getattr(args, "quiet", False)
+    resume = getattr(args, "resume", False)
+    if not resume and (out / "checkpoint.pt").exists():
+        raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
+    dist = distributed.setup(given.get("device", "auto"))  # torchrun: one process per device
+    try:
+        if resume:
+            trainer = Trainer.resume(out, given, progress=progress, dist=dist)
+        else:
+            trainer = Trainer(TrainConfig(**given), out, progress=progress, dist=dist)
+        metrics = trainer.fit()
+    finally:
+        distributed.teardown(dist)
+    if not dist.is_main:
+        return 130 if trainer.interrupted else 0
     figures = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics)
     print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
     if trainer.interrupted:
@@ -117,7 +128,8 @@ def _add_colorize(sub) -> None:
                                    "any failed. INPUT is never written to. Animated images: the first frame.")
     p.add_argument("input", type=Path, help="an image file or a folder")
     p.add_argument("output", type=Path, help="an output file (for a file INPUT) or folder")
-    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a colorize run")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="RUN/checkpoint.pt of a colorize run (default: the bundled demonstration colorizer)")
     p.add_argument("--size", type=int, default=None,
                    help="short side at which colours are predicted (default: the training scale)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
@@ -135,7 +147,13 @@ def cmd_colorize(args) -> int:
     if args.size is not None and args.size < 1:
         raise Pix2GanError(f"--size must be at least 1, got {args.size}")
     pairs = plan(args.input, args.output)
-    colorizer = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
+    if args.checkpoint is None:
+        colorizer = Colorizer.default(args.device, args.size)
+        if not args.quiet:
+            print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
+                  file=sys.stderr)
+    else:
+        colorizer = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
     summary = process(pairs, lambda path: colorizer.colorize_file(path, args.max_pixels), overwrite=args.overwrite,
                       progress=not args.quiet, desc="colorize")
     print(summary.line("colorized"))

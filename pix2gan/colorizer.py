@@ -9,9 +9,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from pix2gan.errors import Pix2GanError
 from pix2gan.data.images import MAX_PIXELS, alpha_channel, read_image, to_rgb_float
 from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
 from pix2gan.train import load_generator, pick_device
+
+#: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
+#: tools/train_default_colorizer.py).
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default_colorizer.pt"
 
 
 class Colorizer:
@@ -26,6 +31,14 @@ class Colorizer:
         self.device = torch.device(device)
         self.G = generator.to(self.device).eval()
         self.size = size
+
+    @classmethod
+    def default(cls, device: str = "auto", size: int | None = None) -> Colorizer:
+        """The demonstration colorizer shipped inside the package (see docs/default_colorizer.md)."""
+        if not DEFAULT_WEIGHTS.is_file():
+            raise Pix2GanError(f"{DEFAULT_WEIGHTS}: the bundled colorizer is missing; train one with "
+                               f"tools/train_default_colorizer.py, or pass --checkpoint")
+        return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None) -> Colorizer:

@@ -63,6 +63,7 @@ class TrainConfig:
     sample_every: int = 250
     checkpoint_every: int = 250
     device: str = "auto"            # auto (cuda when available), cpu, cuda, cuda:N
+    precision: str = "fp32"         # fp32, or on CUDA bf16 / fp16 autocast (fp16 with GradScaler)
 
     @property
     def load_size(self) -> int:
@@ -99,6 +100,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     _choice("disc", cfg.disc, ["conditional", "unconditional"])
     _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
     _choice("layout", cfg.layout, ["auto", "TNHW", "NTHW"])
+    _choice("precision", cfg.precision, ["fp32", "bf16", "fp16"])
     _choice("direction", cfg.direction, ["AtoB", "BtoA"])
     for name in ("a_channels", "b_channels"):
         if getattr(cfg, name) not in (1, 3):

@@ -159,13 +159,16 @@ def patch_score(logits: Tensor) -> Tensor:
     return logits.flatten(1).mean(1)
 
 
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
+                     eps: Tensor | None = None) -> Tensor:
     """WGAN-GP penalty ``E[(‖∇_x̂ score(x̂)‖₂ - 1)²]`` at ``x̂ = ε·real + (1-ε)·fake``, one ε ~ U(0, 1) per sample.
 
     ``critic`` maps images ``(B, C, H, W)`` to logits; the score is the per-sample patch mean. The norm is taken per
-    sample over all its elements. ``create_graph=True`` so the penalty trains the critic. Returns a scalar ≥ 0.
+    sample over all its elements. ``create_graph=True`` so the penalty trains the critic. ``eps`` ``(B, 1, 1, 1)``
+    may be given (drawn by the caller's seeded stream); by default it is drawn here. Returns a scalar ≥ 0.
     """
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    if eps is None:
+        eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(patch_score(critic(x_hat)).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -19,6 +20,7 @@ from tqdm import tqdm
 from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve, save_json
 from pix2gan.errors import Pix2GanError
+from pix2gan.distributed import Dist
 from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
 from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
@@ -64,9 +66,10 @@ def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer
     return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
 
 
-def batch_generator(seed: int, step: int, k: int) -> torch.Generator:
-    """The random stream that draws batch ``k`` of ``step``: a pure function of (seed, step, k)."""
-    state = np.random.SeedSequence([seed, step, k]).generate_state(1, np.uint64)[0]
+def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Generator:
+    """The random stream that draws batch ``k`` of ``step`` (stream 0: the crops; 1: the gradient penalty's ε):
+    a pure function of its arguments, so resumed and multi-process runs draw exactly what a single run would."""
+    state = np.random.SeedSequence([seed, step, k, stream]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
 
@@ -77,11 +80,22 @@ class Trainer:
     exactly where its checkpoint stopped.
     """
 
-    def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None,
+                 dist: Dist = Dist()):
         self.cfg = cfg = resolve(cfg)
         self.run_dir = Path(run_dir)
-        self.progress = progress
+        self.dist = dist
+        self.progress = progress and dist.is_main
         self.device = pick_device(cfg.device)
+        if self.device.type == "cuda" and dist.enabled:
+            self.device = torch.device("cuda", dist.local_rank)
+        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+        if self.amp_dtype is not None and self.device.type != "cuda":
+            raise Pix2GanError(f"--precision {cfg.precision} needs a CUDA device; on {self.device.type} pix2gan "
+                               f"trains in fp32")
+        fp16 = cfg.precision == "fp16"
+        self.scaler_g = torch.amp.GradScaler("cuda") if fp16 else None
+        self.scaler_d = torch.amp.GradScaler("cuda") if fp16 else None
         self.task = make_task(cfg)
         self.gan = GAN_LOSSES.get(cfg.gan_loss)
         self.g_adv_loss = alpha_g if cfg.g_adv_form == "alpha" else (self.gan.g_loss if self.gan else None)
@@ -97,16 +111,22 @@ class Trainer:
             init_weights(self.D)
             self.D.to(self.device)
             self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.d_lr)
+        if dist.enabled:  # same weights everywhere; then each rank its own stream for dropout
+            for net in (self.G, self.D):
+                if net is not None:
+                    dist.broadcast_module(net)
+            torch.manual_seed(cfg.seed * 1000 + dist.rank + 1)
         self.step = 0
         if state is not None:
             self._restore(state)
-        self.data, self.holdout = self.task.open_data(cfg.data, cfg, progress).split(cfg.holdout, cfg.seed)
+        self.data, self.holdout = self.task.open_data(cfg.data, cfg, self.progress).split(cfg.holdout, cfg.seed)
         self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
     # ----------------------------------------------------------------------------------------------- run directory
     @classmethod
-    def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True) -> Trainer:
+    def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True,
+               dist: Dist = Dist()) -> Trainer:
         """Continue the run in ``run_dir``; ``overrides`` may change only ``steps``, logging and device keys."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / "checkpoint.pt")
@@ -116,7 +136,7 @@ class Trainer:
         if changed:
             raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
                                + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
-        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state)
+        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state, dist=dist)
 
     def _restore(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -125,19 +145,30 @@ class Trainer:
             self.D.load_state_dict(state["D"])
             self.opt_d.load_state_dict(state["opt_d"])
         self.step = int(state["step"])
-        torch.set_rng_state(state["rng"]["torch"])
-        if self.device.type == "cuda" and state["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        per_rank = state["rng"]["per_rank"]
+        if len(per_rank) != self.dist.world and self.dist.is_main:
+            print(f"warning: resuming a {len(per_rank)}-process run on {self.dist.world}; the random streams of "
+                  f"dropout differ from an uninterrupted run", file=sys.stderr)
+        rng = per_rank[self.dist.rank % len(per_rank)]
+        torch.set_rng_state(rng["torch"])
+        if self.device.type == "cuda" and rng.get("cuda") is not None:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     def save(self) -> None:
-        """Write ``checkpoint.pt`` atomically: weights, optimizers, step, RNG states and the resolved config."""
+        """Write ``checkpoint.pt`` atomically: weights, optimizers, step, every rank's RNG states and the resolved
+        config. Collective under torchrun (every rank calls it; rank 0 writes)."""
+        rng = {"torch": torch.get_rng_state(),
+               "cuda": torch.cuda.get_rng_state(self.device).cpu() if self.device.type == "cuda" else None}
+        per_rank = self.dist.gather(rng)
+        if not self.dist.is_main:
+            return
         state = {
             "config": dataclasses.asdict(self.cfg),
             "step": self.step,
+            "world_size": self.dist.world,
             "G": self.G.state_dict(),
             "opt_g": self.opt_g.state_dict(),
-            "rng": {"torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None},
+            "rng": {"per_rank": per_rank},
         }
         if self.D is not None:
             state.update(D=self.D.state_dict(), opt_d=self.opt_d.state_dict())
@@ -175,22 +206,54 @@ class Trainer:
 
     # ----------------------------------------------------------------------------------------------- one step
     def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
-        """Batch ``k`` of the current step as ``(cond, real)`` on the device."""
-        raw = self.data.batch(batch_generator(self.cfg.seed, self.step, k), self.cfg.batch_size, self.cfg.size)
-        return self.task.to_tensors(raw, self.device)
+        """Batch ``k`` of the current step as ``(cond, real)`` on the device: this rank's slice of the global batch
+        of ``batch_size × world`` (so N processes with batch B see what one process with batch N·B sees)."""
+        b, r = self.cfg.batch_size, self.dist.rank
+        raw = self.data.batch(batch_generator(self.cfg.seed, self.step, k), b * self.dist.world, self.cfg.size)
+        return self.task.to_tensors(raw[r * b:(r + 1) * b], self.device)
+
+    def penalty_eps(self, k: int) -> Tensor:
+        """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch."""
+        b, r = self.cfg.batch_size, self.dist.rank
+        eps = torch.rand(b * self.dist.world, generator=batch_generator(self.cfg.seed, self.step, k, stream=1))
+        return eps[r * b:(r + 1) * b].view(b, 1, 1, 1).to(self.device)
+
+    def autocast(self):
+        """Mixed precision on CUDA (``--precision bf16|fp16``); fp32 (a no-op) otherwise."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _backward(self, loss: Tensor, opt: torch.optim.Optimizer, scaler, net: nn.Module) -> None:
+        """Gradients of ``loss`` for ``net``: averaged over ranks, unscaled (fp16's GradScaler)."""
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        self.dist.average_gradients(net.parameters())
+        if scaler is not None:
+            scaler.unscale_(opt)
+
+    @staticmethod
+    def _step(opt: torch.optim.Optimizer, scaler) -> None:
+        if scaler is None:
+            opt.step()
+        else:  # skips the step when fp16 overflowed, and adapts the scale
+            scaler.step(opt)
+            scaler.update()
 
     def judge(self, cond: Tensor, image: Tensor) -> Tensor:
         """D's patch logits for ``image`` (seen with its condition when D is conditional)."""
         return self.D(torch.cat([cond, image], 1) if self.cfg.disc == "conditional" else image)
 
-    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor, measure: bool = False) -> dict[str, float]:
+    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor, measure: bool = False, k: int = 0) -> dict[str, float]:
         # D phase: minimise the adversarial D loss (+ gradient penalty, + R1); fake is detached, no gradient reaches G
         cfg = self.cfg
-        d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
-        loss_d = self.gan.d_loss(d_real, d_fake)
+        with self.autocast():
+            d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
+            loss_d = self.gan.d_loss(d_real, d_fake)
         out = {}
+        # penalties differentiate through D twice: computed in fp32 whatever the precision
         if cfg.gp_weight > 0:  # WGAN-GP, every D step, weight cfg.gp_weight
-            gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake)
+            gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake.float(), self.penalty_eps(k))
             loss_d = loss_d + cfg.gp_weight * gp
             out["gp"] = gp.item()
         if cfg.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
@@ -199,12 +262,12 @@ class Trainer:
             out["r1"] = r1.item()
         out["d_loss"] = loss_d.item()
         self._check_finite(out)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
+        self._backward(loss_d, self.opt_d, self.scaler_d, self.D)
         if measure:
             out["d_grad_norm"] = grad_norm(self.D.parameters())
-            out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach(), d_fake.detach(), self.gan.threshold)
-        self.opt_d.step()
+            out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach().float(), d_fake.detach().float(),
+                                                              self.gan.threshold)
+        self._step(self.opt_d, self.scaler_d)
         if cfg.clip > 0:  # WGAN weight clipping after every D step
             with torch.no_grad():
                 for p in self.D.parameters():
@@ -225,42 +288,42 @@ class Trainer:
         for k in range(max(n_d, 1)):
             cond, real = self.batch(k)
             last = k == max(n_d, 1) - 1
-            with torch.set_grad_enabled(last):  # the last batch's fake also feeds the G phase
+            with torch.set_grad_enabled(last), self.autocast():  # the last batch's fake also feeds the G phase
                 fake = self.G(cond)
             if n_d:
-                out = self.d_step(cond, real, fake.detach(), measure and last)
+                out = self.d_step(cond, real, fake.detach(), measure and last, k)
 
         # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
         terms = {}
-        if self.D is not None:
-            self.D.requires_grad_(False)
-            d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
-            g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
-            terms["adv"] = cfg.adv_weight * g_adv
-            out["g_adv"] = g_adv.item()
-        if self.recon_loss is not None:
-            g_recon = self.recon_loss(fake, real)
-            terms["recon"] = cfg.recon_weight * g_recon
-            out["g_recon"] = g_recon.item()
-        if cfg.gdl_weight > 0:
-            g_gdl = gdl(fake, real)
-            terms["gdl"] = cfg.gdl_weight * g_gdl
-            out["g_gdl"] = g_gdl.item()
-        loss_g = sum(terms.values())
+        with self.autocast():
+            if self.D is not None:
+                self.D.requires_grad_(False)
+                d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
+                g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
+                terms["adv"] = cfg.adv_weight * g_adv
+                out["g_adv"] = g_adv.item()
+            if self.recon_loss is not None:
+                g_recon = self.recon_loss(fake, real)
+                terms["recon"] = cfg.recon_weight * g_recon
+                out["g_recon"] = g_recon.item()
+            if cfg.gdl_weight > 0:
+                g_gdl = gdl(fake, real)
+                terms["gdl"] = cfg.gdl_weight * g_gdl
+                out["g_gdl"] = g_gdl.item()
+            loss_g = sum(terms.values())
         out["g_loss"] = loss_g.item()
         self._check_finite(out)
         if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
             for name, term in terms.items():
                 (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
                 out[f"grad_{name}"] = grad.norm().item()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        self._backward(loss_g, self.opt_g, self.scaler_g, self.G)
         if measure:
             out["g_grad_norm"] = grad_norm(self.G.parameters())
             out["lr"] = self.opt_g.param_groups[0]["lr"]
             if cfg.batch_size > 1:  # output diversity across the batch relative to the targets'
-                out["diversity"] = (fake.detach().std(0).mean() / real.std(0).mean().clamp_min(1e-8)).item()
-        self.opt_g.step()
+                out["diversity"] = (fake.detach().float().std(0).mean() / real.std(0).mean().clamp_min(1e-8)).item()
+        self._step(self.opt_g, self.scaler_g)
         if self.D is not None:
             self.D.requires_grad_(True)
         self.step += 1
@@ -268,20 +331,24 @@ class Trainer:
 
     def _check_finite(self, values: dict[str, float]) -> None:
         """Stop before a NaN/inf loss reaches an optimizer; the checkpoint on disk is the last good state."""
-        bad = [k for k, v in values.items() if not math.isfinite(v)]
-        if bad:
-            raise Pix2GanError(f"step {self.step + 1}: {', '.join(f'{k}={values[k]}' for k in bad)}; training "
-                               f"stopped, {self.run_dir / 'checkpoint.pt'} keeps the last good state")
+        bad = [f"{k}={v}" for k, v in values.items() if not math.isfinite(v)]
+        if self.dist.any(bool(bad), self.device):  # every rank stops together
+            raise Pix2GanError(f"step {self.step + 1}: {', '.join(bad) or 'a non-finite loss on another rank'}; "
+                               f"training stopped, {self.run_dir / 'checkpoint.pt'} keeps the last good state")
 
     # ----------------------------------------------------------------------------------------------- the loop
     def fit(self) -> dict[str, float]:
-        """Train until ``cfg.steps``; checkpoint every ``checkpoint_every`` steps, at the end and on SIGINT/SIGTERM."""
-        cfg = self.cfg
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        save_json(self.run_dir / "config.json", cfg)
-        self._trim_log()
-        for record in read_log(self.run_dir):  # a resumed run remembers its window and its warnings
-            self.monitor.update(record)
+        """Train until ``cfg.steps``; checkpoint every ``checkpoint_every`` steps, at the end and on SIGINT/SIGTERM.
+
+        Under torchrun every rank runs this loop; only rank 0 writes files and shows progress.
+        """
+        cfg, main = self.cfg, self.dist.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_json(self.run_dir / "config.json", cfg)
+            self._trim_log()
+            for record in read_log(self.run_dir):  # a resumed run remembers its window and its warnings
+                self.monitor.update(record)
         self.G.train()
         if self.D is not None:
             self.D.train()
@@ -290,29 +357,34 @@ class Trainer:
                    file=sys.stderr, dynamic_ncols=True)
         metrics: dict[str, float] = {}
         try:
-            while self.step < cfg.steps and self._stop_signal is None:
+            while self.step < cfg.steps and not self.dist.any(self._stop_signal is not None):
                 t0 = time.perf_counter()
                 metrics = self.train_step()
                 metrics["sec"] = time.perf_counter() - t0
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
-                    fired = self.monitor.update(record)
-                    for name in fired:
-                        bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
-                    self._log({**record, "warnings": fired} if fired else record)
-                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics})
-                if self.step % cfg.sample_every == 0:
+                    self.dist.check_in_sync(self.G, self.D)
+                    if main:
+                        record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
+                        fired = self.monitor.update(record)
+                        for name in fired:
+                            bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
+                        self._log({**record, "warnings": fired} if fired else record)
+                        bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon")
+                                         if k in metrics})
+                if self.step % cfg.sample_every == 0 and main:
                     self.save_samples()
                 if self.step % cfg.checkpoint_every == 0:
                     self.save()
             if self.step % cfg.checkpoint_every:
                 self.save()
-            if self._stop_signal is not None:
+            if self.step < cfg.steps:  # stopped by a signal, here or on another rank
+                self._stop_signal = self._stop_signal or signal.SIGTERM
                 bar.close()
-                print(f"stopped by signal {self._stop_signal} at step {self.step}; checkpoint saved, continue with "
-                      f"--resume", file=sys.stderr)
-            elif self.step % cfg.sample_every:
+                if main:
+                    print(f"stopped by signal {self._stop_signal} at step {self.step}; checkpoint saved, continue "
+                          f"with --resume", file=sys.stderr)
+            elif self.step % cfg.sample_every and main:
                 self.save_samples()
         finally:
             bar.close()

@@ -132,3 +132,10 @@ def test_relativistic_and_unconditional_and_alpha(tmp_path, photo_dir):
         assert t.D.model[0].in_channels == (2 if kw.get("disc") == "unconditional" else 3)
         out = t.train_step()
         assert all(torch.isfinite(torch.tensor(v)) for v in out.values())
+
+
+def test_mixed_precision_needs_cuda(tmp_path, photo_dir):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(Pix2GanError, match="--precision bf16 needs a CUDA device"):
+        Trainer(tiny(data=str(photo_dir), precision="bf16"), tmp_path / "p", progress=False)

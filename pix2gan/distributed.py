@@ -1,0 +1,98 @@
+"""Several processes (``torchrun``): gradient averaging, collective decisions, only rank 0 writes.
+
+Gradients are averaged with one ``all_reduce`` per optimizer step over the flattened gradients, the same arithmetic
+as ``DistributedDataParallel`` (a mean of the per-rank gradients), done by hand as stylegan2-ada-pytorch does:
+the D phase runs several forwards per backward, the gradient penalty differentiates through D twice, and the G phase
+uses D frozen; a plain all-reduce after each backward is exact for all of them, where DDP's hooks need care.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from pix2gan.errors import Pix2GanError
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    def average_gradients(self, params) -> None:
+        """Replace every gradient by its mean over the ranks (one all_reduce of the flattened gradients)."""
+        if not self.enabled:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.flatten() for g in grads])
+        dist.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def any(self, flag: bool, device: torch.device | str = "cpu") -> bool:
+        """True on every rank when ``flag`` is true on at least one."""
+        if not self.enabled:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
+    def broadcast_module(self, module: nn.Module) -> None:
+        """Rank 0's parameters and buffers on every rank."""
+        if self.enabled:
+            for t in list(module.parameters()) + list(module.buffers()):
+                dist.broadcast(t.data, 0)
+
+    def gather(self, obj) -> list:
+        """``obj`` from every rank, in rank order (on every rank)."""
+        if not self.enabled:
+            return [obj]
+        out = [None] * self.world
+        dist.all_gather_object(out, obj)
+        return out
+
+    def check_in_sync(self, *modules: nn.Module) -> None:
+        """Raise if any rank's weights differ from rank 0's (a cheap checksum, compared exactly)."""
+        if not self.enabled:
+            return
+        sums = [float(sum(p.detach().double().sum() for p in m.parameters())) for m in modules if m is not None]
+        everyone = self.gather(sums)
+        if any(s != everyone[0] for s in everyone):
+            raise Pix2GanError(f"ranks hold different weights (checksums {everyone}); training stopped")
+
+
+def setup(device: str) -> Dist:
+    """A :class:`Dist` from torchrun's environment, the process group started (gloo on CPU, nccl on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device != "cpu" and torch.cuda.is_available()
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return Dist(rank, world, local_rank)
+
+
+def teardown(d: Dist) -> None:
+    if d.enabled and dist.is_initialized():
+        dist.destroy_process_group()
