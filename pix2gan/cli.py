@@ -118,78 +118,86 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _add_colorize(sub) -> None:
+def _add_image_io(p, what: str) -> None:
+    """The arguments every file-or-folder image command shares."""
     from pix2gan.data.images import MAX_PIXELS
 
-    p = sub.add_parser("colorize", help="colorize an image or a folder of images",
-                       description="Colorize gray (or colour: their luminance is used) images. INPUT is a file or a "
-                                   "folder (recursive; the tree is mirrored into OUTPUT as PNG files). Unreadable "
-                                   "files are reported one line each and the rest continue; the exit code is 1 if "
-                                   "any failed. INPUT is never written to. Animated images: the first frame.")
     p.add_argument("input", type=Path, help="an image file or a folder")
     p.add_argument("output", type=Path, help="an output file (for a file INPUT) or folder")
-    p.add_argument("--checkpoint", type=Path, default=None,
-                   help="RUN/checkpoint.pt of a colorize run (default: the bundled demonstration colorizer)")
-    p.add_argument("--size", type=int, default=None,
-                   help="short side at which colours are predicted (default: the training scale)")
+    p.add_argument("--checkpoint", type=Path, default=None if what == "colorize" else argparse.SUPPRESS,
+                   required=what != "colorize",
+                   help=f"RUN/checkpoint.pt of a {what} run" + (" (default: the bundled demonstration colorizer)"
+                                                               if what == "colorize" else ""))
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"refuse larger images (decompression-bomb guard; default {MAX_PIXELS})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _process_images(args, load_model, verb: str) -> int:
+    """Check INPUT/OUTPUT, then run ``load_model()(PIL image) -> PIL image`` over them; one line per failure; exit 1
+    if any failed."""
+    from pix2gan.batch import plan, process
+    from pix2gan.data.images import read_image
+
+    pairs = plan(args.input, args.output)
+    model = load_model()
+    summary = process(pairs, lambda path: model(read_image(path, args.max_pixels)), overwrite=args.overwrite,
+                      progress=not args.quiet, desc=verb)
+    print(summary.line(verb))
+    return 1 if summary.failed else 0
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and size < 1:
+        raise Pix2GanError(f"--size must be at least 1, got {size}")
+
+
+def _add_colorize(sub) -> None:
+    p = sub.add_parser("colorize", help="colorize an image or a folder of images",
+                       description="Colorize gray (or colour: their luminance is used) images. INPUT is a file or a "
+                                   "folder (recursive; the tree is mirrored into OUTPUT as PNG files). Unreadable "
+                                   "files are reported one line each and the rest continue; the exit code is 1 if "
+                                   "any failed. INPUT is never written to. Animated images: the first frame.")
+    _add_image_io(p, "colorize")
+    p.add_argument("--size", type=int, default=None,
+                   help="short side at which colours are predicted (default: the training scale)")
     p.set_defaults(func=cmd_colorize)
 
 
 def cmd_colorize(args) -> int:
-    from pix2gan.batch import plan, process
     from pix2gan.colorizer import Colorizer
 
-    if args.size is not None and args.size < 1:
-        raise Pix2GanError(f"--size must be at least 1, got {args.size}")
-    pairs = plan(args.input, args.output)
-    if args.checkpoint is None:
-        colorizer = Colorizer.default(args.device, args.size)
+    _check_size(args.size)
+
+    def load():
+        if args.checkpoint is not None:
+            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
         if not args.quiet:
             print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
                   file=sys.stderr)
-    else:
-        colorizer = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
-    summary = process(pairs, lambda path: colorizer.colorize_file(path, args.max_pixels), overwrite=args.overwrite,
-                      progress=not args.quiet, desc="colorize")
-    print(summary.line("colorized"))
-    return 1 if summary.failed else 0
+        return Colorizer.default(args.device, args.size)
+
+    return _process_images(args, load, "colorized")
 
 
 def _add_translate(sub) -> None:
-    from pix2gan.data.images import MAX_PIXELS
-
     p = sub.add_parser("translate", help="translate images with a paired (A → B) model",
                        description="Run a --task paired model on a file or a folder (recursive; mirrored into "
                                    "OUTPUT as PNG). Images are translated at their own size unless --size is given. "
                                    "Unreadable files are reported one line each and the rest continue.")
-    p.add_argument("input", type=Path)
-    p.add_argument("output", type=Path)
-    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a paired run")
+    _add_image_io(p, "paired")
     p.add_argument("--size", type=int, default=None, help="scale inputs to this short side first")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--max-pixels", type=int, default=MAX_PIXELS)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_translate)
 
 
 def cmd_translate(args) -> int:
-    from pix2gan.batch import plan, process
     from pix2gan.translator import Translator
 
-    if args.size is not None and args.size < 1:
-        raise Pix2GanError(f"--size must be at least 1, got {args.size}")
-    pairs = plan(args.input, args.output)
-    translator = Translator.from_checkpoint(args.checkpoint, args.device, args.size)
-    summary = process(pairs, lambda path: translator.translate_file(path, args.max_pixels),
-                      overwrite=args.overwrite, progress=not args.quiet, desc="translate")
-    print(summary.line("translated"))
-    return 1 if summary.failed else 0
+    _check_size(args.size)
+    return _process_images(args, lambda: Translator.from_checkpoint(args.checkpoint, args.device, args.size),
+                           "translated")
 
 
 def _add_predict(sub) -> None:
@@ -358,7 +366,7 @@ def _add_compare(sub) -> None:
 
 
 def cmd_compare(args) -> int:
-    from pix2gan.compare import evaluate_runs, parse_variant, train_variants, write_report
+    from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
     from pix2gan.config import TrainConfig
     from pix2gan.train import pick_device
 
@@ -383,11 +391,8 @@ def cmd_compare(args) -> int:
         data = None
     results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device))
     page = write_report(results, runs, args.out, f"pix2gan compare: {args.data or 'builtin:bimodal-colors'}")
-    keys = [k for k in ("psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio", "chroma_ratio",
-                        "hue_hit_rate", "shape_chroma_ratio") if k in next(iter(results.values())).metrics]
-    print(" | ".join(["variant", *keys]))
-    for label, r in results.items():
-        print(" | ".join([label, *(f"{r.metrics[k]:.3f}" for k in keys)]))
+    print(markdown_table(results, ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio",
+                                   "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio"]))
     print(f"wrote {page}")
     return 0
 

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from pix2gan.data.images import alpha_channel, to_rgb_float
 from pix2gan.errors import Pix2GanError
-from pix2gan.data.images import MAX_PIXELS, alpha_channel, read_image, to_rgb_float
 from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
 from pix2gan.train import load_generator, pick_device
 
@@ -65,7 +65,3 @@ class Colorizer:
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
-
-    def colorize_file(self, path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-        """Read (any mode PIL reads, EXIF orientation applied, first frame of an animation) and colourise one file."""
-        return self(read_image(path, max_pixels))

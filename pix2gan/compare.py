@@ -110,6 +110,15 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
     return results
 
 
+def markdown_table(results: dict[str, Evaluation], columns: list[str], first: str = "variant") -> str:
+    """The chosen metrics of every result as a markdown table (columns a result lacks are left out)."""
+    columns = [c for c in columns if all(c in r.metrics for r in results.values())]
+    lines = [f"| {first} | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {label} | " + " | ".join(f"{r.metrics[c]:.3f}" for c in columns) + " |"
+              for label, r in results.items()]
+    return "\n".join(lines)
+
+
 def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Path, title: str) -> Path:
     """index.html (table, best in bold; image grid; loss curves), metrics.csv, metrics.json, grid.png, curves.png."""
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ sharp / as colourful as reality, and an L2-blurred prediction shows as a ratio b
 from __future__ import annotations
 
 import kornia
-import numpy as np
 import skimage.measure
 import torch
 from torch import Tensor

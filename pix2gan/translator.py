@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pix2gan.data.images import MAX_PIXELS, read_image, to_rgb_uint8
+from pix2gan.data.images import to_rgb_uint8
 from pix2gan.tasks.paired import PairedTask
 from pix2gan.train import load_generator, pick_device
 
@@ -42,6 +42,3 @@ class Translator:
         x = torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].float().to(self.device) / 127.5 - 1
         y = ((self.G(x)[0].clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")
-
-    def translate_file(self, path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-        return self(read_image(path, max_pixels))

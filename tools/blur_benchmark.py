@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from pix2gan.compare import evaluate_runs, parse_variant, train_variants, write_report
+from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
 from pix2gan.config import TrainConfig
 
 SETS = {"bimodal": "builtin:bimodal-colors", "photos": "builtin:photos"}
@@ -50,12 +50,8 @@ def main() -> int:
         runs = train_variants(base, variants, args.out / name, progress=not args.quiet)
         results = evaluate_runs(runs, None, 64, args.device)
         write_report(results, runs, args.out / name, f"blur benchmark: {SETS[name]}")
-        cols = [c for c in COLUMNS if c in next(iter(results.values())).metrics]
         print(f"\n{SETS[name]} ({time.perf_counter() - t0:.0f} s; report {args.out / name / 'index.html'})\n")
-        print("| variant | " + " | ".join(cols) + " |")
-        print("|---|" + "---|" * len(cols))
-        for label, r in results.items():
-            print(f"| {label} | " + " | ".join(f"{r.metrics[c]:.3f}" for c in cols) + " |", flush=True)
+        print(markdown_table(results, COLUMNS), flush=True)
     return 0
 
 

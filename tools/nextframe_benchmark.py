@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pix2gan.compare import evaluate_runs, parse_variant, train_variants, write_report
+from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
 from pix2gan.config import TrainConfig
 from pix2gan.evaluate import evaluate
 from pix2gan.tasks import make_task
@@ -67,10 +67,7 @@ def main() -> int:
                    **results}
         write_report(results, runs, args.out / name, f"next frame: {SETS[name]}")
         print(f"\n{SETS[name]} ({time.perf_counter() - t0:.0f} s; report {args.out / name / 'index.html'})\n")
-        print("| predictor | " + " | ".join(COLUMNS) + " |")
-        print("|---|" + "---|" * len(COLUMNS))
-        for label, r in results.items():
-            print(f"| {label} | " + " | ".join(f"{r.metrics[c]:.3f}" for c in COLUMNS) + " |", flush=True)
+        print(markdown_table(results, COLUMNS, "predictor"), flush=True)
     return 0
 
 

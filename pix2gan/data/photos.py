@@ -108,16 +108,13 @@ class PhotoSet:
         return out
 
     def split(self, fraction: float, seed: int) -> tuple[PhotoSet, PhotoSet | None]:
-        """(train, held-out): ``fraction`` of the images (at least one, never all) held out whole, chosen by
-        ``seed``. ``fraction`` 0 gives (self, None)."""
+        """(train, held-out): ``fraction`` of the images held out whole (see :func:`holdout_indices`);
+        ``fraction`` 0 gives (self, None)."""
         if fraction <= 0:
             return self, None
-        if len(self) < 2:
-            raise Pix2GanError(f"cannot hold out part of a set of {len(self)} image(s)")
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).tolist()
-        n_val = min(len(self) - 1, max(1, round(fraction * len(self))))
-        pick = lambda idx: PhotoSet([self.images[i] for i in sorted(idx)], [self.names[i] for i in sorted(idx)])  # noqa: E731
-        return pick(order[n_val:]), pick(order[:n_val])
+        train, held = holdout_indices(len(self), fraction, seed)
+        pick = lambda idx: PhotoSet([self.images[i] for i in idx], [self.names[i] for i in idx])  # noqa: E731
+        return pick(train), pick(held)
 
     def center_batch(self, count: int, size: int) -> Tensor:
         """``(min(count, len), 3, size, size)`` uint8 centre crops of the first photos (fixed, for sample grids)."""
@@ -126,6 +123,16 @@ class PhotoSet:
             top, left = (img.shape[1] - size) // 2, (img.shape[2] - size) // 2
             crops.append(img[:, top:top + size, left:left + size])
         return torch.stack(crops)
+
+
+def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, held-out) item indices, sorted: ``fraction`` of ``n`` items (at least one, never all) chosen by
+    ``seed``. The same rule splits photos and sequences."""
+    if n < 2:
+        raise Pix2GanError(f"cannot hold out part of a set of {n} item(s)")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = min(n - 1, max(1, round(fraction * n)))
+    return sorted(order[n_val:]), sorted(order[:n_val])
 
 
 _COMMON = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}

@@ -12,6 +12,7 @@ from PIL import Image, ImageSequence
 from torch import Tensor
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
+from pix2gan.data.photos import holdout_indices
 from pix2gan.errors import Pix2GanError
 
 LAYOUTS = ("auto", "TNHW", "NTHW")
@@ -137,19 +138,13 @@ class SequenceSet:
         return torch.stack(out)
 
     def split(self, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet | None]:
-        """(train, held-out) by whole sequences, as :meth:`PhotoSet.split`."""
+        """(train, held-out) by whole sequences, with the photos' rule (:func:`holdout_indices`)."""
         if fraction <= 0:
             return self, None
-        if len(self) < 2:
-            raise Pix2GanError(f"cannot hold out part of a set of {len(self)} sequence(s)")
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed)).tolist()
-        n_val = min(len(self) - 1, max(1, round(fraction * len(self))))
-
-        def pick(idx):
-            idx = sorted(idx)
-            return SequenceSet([self.sequences[i] for i in idx], [self.names[i] for i in idx], self.context)
-
-        return pick(order[n_val:]), pick(order[:n_val])
+        train, held = holdout_indices(len(self), fraction, seed)
+        pick = lambda idx: SequenceSet([self.sequences[i] for i in idx], [self.names[i] for i in idx],  # noqa: E731
+                                       self.context)
+        return pick(train), pick(held)
 
 
 def _builtin(stochastic: bool):
