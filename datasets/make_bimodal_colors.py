@@ -1,6 +1,10 @@
 """Write the bimodal colour set as PNG files: shapes of one of two equal-lightness opposite hues on textured gray.
 
-    python datasets/make_bimodal_colors.py bimodal/ --count 200
+    python datasets/make_bimodal_colors.py bimodal/ --count 200 --size 40
+
+Draw them at the size training will use (--size × --load-scale: 40 for --size 32 with --load-scale 1.25) and train
+on them as they are: resampling mixes each hue with the gray around it into different lightness, a clue in the
+gray input along every edge.
 
 The same images train without files as builtin:bimodal-colors. An L2 colorizer must paint the shapes gray (the two
 hues average to gray); a learned loss must pick one.

@@ -156,3 +156,14 @@ def test_compare_and_evaluate_through_the_cli(tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(out / "runs" / "l2" / "checkpoint.pt"), "--count", "8",
                  "--json", str(tmp_path / "e.json")]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["psnr"] == pytest.approx(table["l2"]["psnr"], abs=1e-4)
+
+
+def test_bimodal_builtin_is_drawn_at_the_training_scale_not_resampled():
+    """Resampling would mix each hue with the gray around it into different lightness: a clue in the gray input."""
+    from pix2gan.data.photos import open_photos
+
+    data = open_photos("builtin:bimodal-colors", 40, progress=False)
+    drawn = make_bimodal_colors(200, 40)
+    assert len(data) == 200
+    for k in (0, 57, 199):
+        assert torch.equal(data.images[k], torch.from_numpy(drawn[k][1]).permute(2, 0, 1))

@@ -4,6 +4,9 @@ The gray input carries no clue which hue a shape has, and the two hues are oppos
 average is gray: an L2-trained colorizer must paint the shapes gray (chroma ratio ≈ 0), while a learned loss must
 pick a hue (hit rate high, chroma ratio ≈ 1). This is the seed's red-or-blue bird, made measurable (yellow or blue:
 opposite hues of equal lightness that both fit in sRGB).
+
+Images must be used at the size they were drawn: resampling mixes a shape's sRGB colour with the gray around it, and
+yellow and blue mix to different lightness, which would leak the hue into the gray input along every edge.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ CHROMA = float(np.hypot(*HUES[0]))
 
 
 def make_bimodal_colors(n: int = 200, size: int = 64, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """``n`` sRGB uint8 images ``(size, size, 3)``: 1–3 ellipses or rectangles on a textured gray background."""
+    """``n`` sRGB uint8 images ``(size, size, 3)``: 1–3 ellipses or rectangles (hard edges) on a textured gray
+    background; shape sizes and texture scale with ``size``."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size]
     images = []
     for i in range(n):
-        texture = skimage.filters.gaussian(rng.standard_normal((size, size)), sigma=2.0)
+        texture = skimage.filters.gaussian(rng.standard_normal((size, size)), sigma=2.0 * size / 64)
         texture /= texture.std() + 1e-8
         lab = np.zeros((size, size, 3))
         lab[..., 0] = np.clip(50 + 10 * texture, 25, 75)

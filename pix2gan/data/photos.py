@@ -30,19 +30,20 @@ def skimage_photos() -> list[tuple[str, np.ndarray]]:
 
 @dataclass(frozen=True)
 class Builtin:
-    """A built-in colour image set: ``load()`` returns (name, (H, W, 3) uint8) pairs; ``extra_metrics(pred, target)``
-    adds set-specific figures to evaluations."""
+    """A built-in colour image set: ``load(load_size)`` returns (name, (H, W, 3) uint8) pairs (generated sets draw
+    them at that size, so nothing is resampled); ``extra_metrics(pred, target)`` adds set-specific figures."""
 
     description: str
-    load: Callable[[], list[tuple[str, np.ndarray]]]
+    load: Callable[[int], list[tuple[str, np.ndarray]]]
     extra_metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = None
 
 
 BUILTIN_SETS: dict[str, Builtin] = {
     "photos": Builtin("scikit-image's 9 bundled colour photos (astronaut, chelsea, coffee, rocket, ...)",
-                      skimage_photos),
-    "bimodal-colors": Builtin("200 generated 64 px images: shapes of one of two equal-lightness opposite hues "
-                              "(yellow or blue, 50/50) on textured gray", make_bimodal_colors, hue_metrics),
+                      lambda load_size: skimage_photos()),
+    "bimodal-colors": Builtin("200 generated images: shapes of one of two equal-lightness opposite hues "
+                              "(yellow or blue, 50/50) on textured gray, drawn at the training scale",
+                              lambda load_size: make_bimodal_colors(200, load_size), hue_metrics),
 }
 
 
@@ -145,7 +146,7 @@ def open_photos(spec: str, load_size: int, progress: bool = True) -> PhotoSet:
         if name not in BUILTIN_SETS:
             raise Pix2GanError(f"{spec}: unknown built-in set (known: "
                                f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
-        return PhotoSet.from_arrays(BUILTIN_SETS[name].load(), load_size)
+        return PhotoSet.from_arrays(BUILTIN_SETS[name].load(load_size), load_size)
     root = Path(spec)
     if not root.is_dir():
         raise Pix2GanError(f"{spec}: not a folder (give a folder of colour images or one of "
