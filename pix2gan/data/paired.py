@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
-from pix2gan.data.photos import PhotoSet, _scale_short_side
+from pix2gan.data.photos import PhotoSet, scale_short_side
 from pix2gan.errors import Pix2GanError
 
 
@@ -80,8 +80,8 @@ def open_paired(spec: str, load_size: int, in_channels: int, out_channels: int, 
         if b.size != a.size:
             b = b.resize(a.size, Image.BICUBIC)
             resized += 1
-        a = _scale_short_side(_channels(a, in_channels), load_size)
-        b = _scale_short_side(_channels(b, out_channels), load_size)
+        a = scale_short_side(_channels(a, in_channels), load_size)
+        b = scale_short_side(_channels(b, out_channels), load_size)
         both = np.concatenate([np.atleast_3d(np.asarray(a)), np.atleast_3d(np.asarray(b))], axis=2)
         images.append(torch.from_numpy(np.ascontiguousarray(both.transpose(2, 0, 1))))
         names.append(name)

@@ -47,7 +47,8 @@ BUILTIN_SETS: dict[str, Builtin] = {
 }
 
 
-def _scale_short_side(img: Image.Image, short: int) -> Image.Image:
+def scale_short_side(img: Image.Image, short: int) -> Image.Image:
+    """Resize (bicubic) so the shorter side is ``short`` pixels; the same image when it already is."""
     w, h = img.size
     s = short / min(w, h)
     return img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.BICUBIC)
@@ -70,7 +71,7 @@ class PhotoSet:
     def from_arrays(cls, named: list[tuple[str, np.ndarray]], load_size: int) -> PhotoSet:
         images = []
         for _, arr in named:
-            img = _scale_short_side(Image.fromarray(arr[..., :3]), load_size)
+            img = scale_short_side(Image.fromarray(arr[..., :3]), load_size)
             images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous())
         return cls(images, [n for n, _ in named])
 
@@ -82,7 +83,7 @@ class PhotoSet:
         images, names, bad = [], [], 0
         for p in tqdm(paths, desc="loading photos", unit="img", disable=not progress, file=sys.stderr):
             try:
-                img = _scale_short_side(Image.fromarray(to_rgb_uint8(read_image(p))), load_size)
+                img = scale_short_side(Image.fromarray(to_rgb_uint8(read_image(p))), load_size)
             except Pix2GanError as e:
                 print(f"warning: skipped {e}", file=sys.stderr)
                 bad += 1
