@@ -5,7 +5,9 @@ average is gray: an L2-trained colorizer must paint the shapes gray (chroma rati
 pick a hue (hit rate high, chroma ratio ≈ 1). This is the seed's red-or-blue bird, made measurable (yellow or blue:
 opposite hues of equal lightness that both fit in sRGB).
 
-Images must be used at the size they were drawn: resampling mixes a shape's sRGB colour with the gray around it, and
+There are 2000 images: with a few hundred, a generator memorises which shape of which training image has which hue
+(each image's texture identifies it) and paints held-out shapes with confident, arbitrary hues, an overfit that no
+loss choice explains. Images must be used at the size they were drawn: resampling mixes a shape's sRGB colour with the gray around it, and
 yellow and blue mix to different lightness, which would leak the hue into the gray input along every edge.
 """
 

@@ -41,9 +41,9 @@ class Builtin:
 BUILTIN_SETS: dict[str, Builtin] = {
     "photos": Builtin("scikit-image's 9 bundled colour photos (astronaut, chelsea, coffee, rocket, ...)",
                       lambda load_size: skimage_photos()),
-    "bimodal-colors": Builtin("200 generated images: shapes of one of two equal-lightness opposite hues "
+    "bimodal-colors": Builtin("2000 generated images: shapes of one of two equal-lightness opposite hues "
                               "(yellow or blue, 50/50) on textured gray, drawn at the training scale",
-                              lambda load_size: make_bimodal_colors(200, load_size), hue_metrics),
+                              lambda load_size: make_bimodal_colors(2000, load_size), hue_metrics),
 }
 
 
