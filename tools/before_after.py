@@ -24,7 +24,7 @@ def main() -> int:
     for path in (args.before, args.after):
         img = Image.open(path).convert("RGB")
         img = img.resize((args.width, round(img.height * args.width / img.width)), Image.LANCZOS)
-        panels.append(torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float() / 255)
+        panels.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_image(make_grid(torch.stack(panels), nrow=2, padding=4, pad_value=1.0), args.out)
     print(args.out)
