@@ -65,7 +65,11 @@ def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer
     or RMSprop, from the resolved config."""
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+    except RuntimeError:  # torch < 2.4 has no fused Adam on the CPU
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
 
 
 def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Generator:
