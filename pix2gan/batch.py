@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from PIL import Image
 from tqdm import tqdm
@@ -56,26 +57,29 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
     return [(p, output_path / n) for p, n in zip(sources, names)]
 
 
-def save_image_atomic(img: Image.Image, path: Path) -> None:
-    """Save through a temporary name in the same folder, then rename: never a half-written file at ``path``."""
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary name beside ``path`` (same suffix, so writers pick the format); when the block succeeds it
+    is renamed to ``path``, when it fails it is removed: never a half-written file at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     try:
-        img.save(tmp)
+        yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def save_image_atomic(img: Image.Image, path: Path) -> None:
+    """``img.save`` through :func:`replacing`."""
+    with replacing(path) as tmp:
+        img.save(tmp)
 
 
 def save_figure_atomic(fig, path: Path) -> None:
-    """``fig.savefig`` through a temporary name, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
+    """``fig.savefig`` through :func:`replacing`."""
+    with replacing(path) as tmp:
         fig.savefig(tmp, dpi=100)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def process(pairs: list[tuple[Path, Path]], fn: Callable[[Path], Image.Image], *, overwrite: bool = False,

@@ -222,7 +222,7 @@ def cmd_predict(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from pix2gan.batch import save_image_atomic
+    from pix2gan.batch import replacing, save_image_atomic
     from pix2gan.predictor import FramePredictor
 
     if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:
@@ -238,9 +238,8 @@ def cmd_predict(args) -> int:
         save_image_atomic(Image.fromarray(frame), args.output / f"pred_{i:03d}.png")
     context = frames[-predictor.task.context:]
     movie = [Image.fromarray(f).convert("RGB") for f in np.concatenate([context, pred])]
-    tmp = args.output / ".rollout.tmp.gif"
-    movie[0].save(tmp, save_all=True, append_images=movie[1:], duration=120, loop=0)
-    tmp.replace(args.output / "rollout.gif")
+    with replacing(args.output / "rollout.gif") as tmp:
+        movie[0].save(tmp, save_all=True, append_images=movie[1:], duration=120, loop=0)
     print(f"{args.output}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]} and rollout.gif")
     return 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
+from pix2gan.batch import replacing
 from pix2gan.checkpoint import atomic_write_bytes
 from pix2gan.config import TrainConfig, resolve
 from pix2gan.data.photos import BUILTIN_SETS
@@ -138,9 +139,8 @@ def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Pat
     n = min(8, first.cond.shape[0])
     columns = [first.cond[:n], first.real[:n]] + [results[label].fake[:n] for label in labels]
     grid = make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0)
-    tmp = out / ".grid.tmp.png"
-    save_image(grid, tmp)
-    tmp.replace(out / "grid.png")
+    with replacing(out / "grid.png") as tmp:
+        save_image(grid, tmp)
     has_curves = _plot_curves(runs, out / "curves.png")
 
     def best(name):

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
+from pix2gan.batch import replacing
 from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve, save_json
 from pix2gan.errors import Pix2GanError
@@ -204,10 +205,8 @@ class Trainer:
         rows = torch.stack([self.task.cond_to_rgb(cond), self.task.to_rgb(cond, fake),
                             self.task.to_rgb(cond, real)], 1).flatten(0, 1)
         path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp.png")
-        save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
-        tmp.replace(path)
+        with replacing(path) as tmp:
+            save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
         return path
 
     # ----------------------------------------------------------------------------------------------- one step
