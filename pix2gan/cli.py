@@ -26,6 +26,9 @@ def _add_train(sub) -> None:
     p.add_argument("--out", required=True, type=Path, help="run folder (config.json, checkpoint.pt, log.jsonl, samples/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--profile", action="store_true",
+                   help="time every phase of each step (data, G forward, D forward, backward, optimizer, ...) and "
+                        "print where the time went at the end")
     g = p.add_argument_group("data")
     g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
     g.add_argument("--data", help=f"colorize: a folder of colour images or builtin:photos / builtin:bimodal-colors; "
@@ -96,14 +99,15 @@ def cmd_train(args) -> int:
     out: Path = args.out
     progress = not getattr(args, "quiet", False)
     resume = getattr(args, "resume", False)
+    profile = getattr(args, "profile", False)
     if not resume and (out / "checkpoint.pt").exists():
         raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
     dist = distributed.setup(given.get("device", "auto"))  # torchrun: one process per device
     try:
         if resume:
-            trainer = Trainer.resume(out, given, progress=progress, dist=dist)
+            trainer = Trainer.resume(out, given, progress=progress, dist=dist, profile=profile)
         else:
-            trainer = Trainer(TrainConfig(**given), out, progress=progress, dist=dist)
+            trainer = Trainer(TrainConfig(**given), out, progress=progress, dist=dist, profile=profile)
         metrics = trainer.fit()
     finally:
         distributed.teardown(dist)
@@ -111,6 +115,8 @@ def cmd_train(args) -> int:
         return 130 if trainer.interrupted else 0
     figures = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics)
     print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
+    if profile:
+        print(trainer.timer.table())
     if trainer.interrupted:
         return 130
     command = {"colorize": "colorize", "nextframe": "predict", "paired": "translate"}[trainer.cfg.task]

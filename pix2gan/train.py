@@ -25,6 +25,7 @@ from pix2gan.distributed import Dist
 from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
 from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
+from pix2gan.runtime import PhaseTimer, tune_cpu
 from pix2gan.tasks import make_task
 
 
@@ -88,7 +89,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None,
-                 dist: Dist = Dist()):
+                 dist: Dist = Dist(), profile: bool = False):
         self.cfg = cfg = resolve(cfg)
         self.run_dir = Path(run_dir)
         self.dist = dist
@@ -96,6 +97,9 @@ class Trainer:
         self.device = pick_device(cfg.device)
         if self.device.type == "cuda" and dist.enabled:
             self.device = torch.device("cuda", dist.local_rank)
+        if self.device.type == "cpu":
+            tune_cpu()
+        self.timer = PhaseTimer(profile, self.device)  # profile=True: where each step's time goes (--profile)
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
         if self.amp_dtype is not None and self.device.type != "cuda":
             raise Pix2GanError(f"--precision {cfg.precision} needs a CUDA device; on {self.device.type} pix2gan "
@@ -133,7 +137,7 @@ class Trainer:
     # ----------------------------------------------------------------------------------------------- run directory
     @classmethod
     def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True,
-               dist: Dist = Dist()) -> Trainer:
+               dist: Dist = Dist(), profile: bool = False) -> Trainer:
         """Continue the run in ``run_dir``; ``overrides`` may change only ``steps``, logging and device keys."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / "checkpoint.pt")
@@ -143,7 +147,8 @@ class Trainer:
         if changed:
             raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
                                + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
-        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state, dist=dist)
+        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state, dist=dist,
+                   profile=profile)
 
     def _restore(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -251,32 +256,36 @@ class Trainer:
 
     def d_step(self, cond: Tensor, real: Tensor, fake: Tensor, measure: bool = False, k: int = 0) -> dict[str, float]:
         # D phase: minimise the adversarial D loss (+ gradient penalty, + R1); fake is detached, no gradient reaches G
-        cfg = self.cfg
-        with self.autocast():
+        cfg, timer = self.cfg, self.timer
+        with timer("D forward"), self.autocast():
             d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
             loss_d = self.gan.d_loss(d_real, d_fake)
         out = {}
         # penalties differentiate through D twice: computed in fp32 whatever the precision
-        if cfg.gp_weight > 0:  # WGAN-GP, every D step, weight cfg.gp_weight
-            gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake.float(), self.penalty_eps(k))
-            loss_d = loss_d + cfg.gp_weight * gp
-            out["gp"] = gp.item()
-        if cfg.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
-            r1 = r1_penalty(lambda y: self.judge(cond, y), real)
-            loss_d = loss_d + 0.5 * cfg.r1 * r1
-            out["r1"] = r1.item()
+        with timer("penalties"):
+            if cfg.gp_weight > 0:  # WGAN-GP, every D step, weight cfg.gp_weight
+                gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake.float(), self.penalty_eps(k))
+                loss_d = loss_d + cfg.gp_weight * gp
+                out["gp"] = gp.item()
+            if cfg.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
+                r1 = r1_penalty(lambda y: self.judge(cond, y), real)
+                loss_d = loss_d + 0.5 * cfg.r1 * r1
+                out["r1"] = r1.item()
         out["d_loss"] = loss_d.item()
         self._check_finite(out)
-        self._backward(loss_d, self.opt_d, self.scaler_d, self.D)
+        with timer("D backward"):
+            self._backward(loss_d, self.opt_d, self.scaler_d, self.D)
         if measure:
-            out["d_grad_norm"] = grad_norm(self.D.parameters())
-            out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach().float(), d_fake.detach().float(),
-                                                              self.gan.threshold)
-        self._step(self.opt_d, self.scaler_d)
-        if cfg.clip > 0:  # WGAN weight clipping after every D step
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.clamp_(-cfg.clip, cfg.clip)
+            with timer("diagnostics"):
+                out["d_grad_norm"] = grad_norm(self.D.parameters())
+                out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach().float(),
+                                                                  d_fake.detach().float(), self.gan.threshold)
+        with timer("optimizer"):
+            self._step(self.opt_d, self.scaler_d)
+            if cfg.clip > 0:  # WGAN weight clipping after every D step
+                with torch.no_grad():
+                    for p in self.D.parameters():
+                        p.clamp_(-cfg.clip, cfg.clip)
         read = torch.sigmoid if self.gan.logistic else (lambda t: t)
         out.update(d_real=read(d_real.detach()).mean().item(),
                    d_fake=read(d_fake.detach()).mean().item())
@@ -287,13 +296,14 @@ class Trainer:
 
         On logging steps it also measures the diagnostics (gradient norms and shares, D accuracy, diversity).
         """
-        cfg, out = self.cfg, {}
+        cfg, timer, out = self.cfg, self.timer, {}
         measure = (self.step + 1) % cfg.log_every == 0
         n_d = cfg.n_critic if self.D is not None else 0
         for k in range(max(n_d, 1)):
-            cond, real = self.batch(k)
+            with timer("data"):
+                cond, real = self.batch(k)
             last = k == max(n_d, 1) - 1
-            with torch.set_grad_enabled(last), self.autocast():  # the last batch's fake also feeds the G phase
+            with timer("G forward"), torch.set_grad_enabled(last), self.autocast():  # last fake feeds the G phase
                 fake = self.G(cond)
             if n_d:
                 out = self.d_step(cond, real, fake.detach(), measure and last, k)
@@ -303,8 +313,9 @@ class Trainer:
         with self.autocast():
             if self.D is not None:
                 self.D.requires_grad_(False)
-                d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
-                g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
+                with timer("D forward"):
+                    d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
+                    g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
                 terms["adv"] = cfg.adv_weight * g_adv
                 out["g_adv"] = g_adv.item()
             if self.recon_loss is not None:
@@ -319,16 +330,21 @@ class Trainer:
         out["g_loss"] = loss_g.item()
         self._check_finite(out)
         if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
-            for name, term in terms.items():
-                (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
-                out[f"grad_{name}"] = grad.norm().item()
-        self._backward(loss_g, self.opt_g, self.scaler_g, self.G)
+            with timer("diagnostics"):
+                for name, term in terms.items():
+                    (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
+                    out[f"grad_{name}"] = grad.norm().item()
+        with timer("G backward (through D)"):
+            self._backward(loss_g, self.opt_g, self.scaler_g, self.G)
         if measure:
-            out["g_grad_norm"] = grad_norm(self.G.parameters())
-            out["lr"] = self.opt_g.param_groups[0]["lr"]
-            if cfg.batch_size > 1:  # output diversity across the batch relative to the targets'
-                out["diversity"] = (fake.detach().float().std(0).mean() / real.std(0).mean().clamp_min(1e-8)).item()
-        self._step(self.opt_g, self.scaler_g)
+            with timer("diagnostics"):
+                out["g_grad_norm"] = grad_norm(self.G.parameters())
+                out["lr"] = self.opt_g.param_groups[0]["lr"]
+                if cfg.batch_size > 1:  # output diversity across the batch relative to the targets'
+                    out["diversity"] = (fake.detach().float().std(0).mean()
+                                        / real.std(0).mean().clamp_min(1e-8)).item()
+        with timer("optimizer"):
+            self._step(self.opt_g, self.scaler_g)
         if self.D is not None:
             self.D.requires_grad_(True)
         self.step += 1
@@ -367,20 +383,8 @@ class Trainer:
                 metrics = self.train_step()
                 metrics["sec"] = time.perf_counter() - t0
                 bar.update(1)
-                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    self.dist.check_in_sync(self.G, self.D)
-                    if main:
-                        record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
-                        fired = self.monitor.update(record)
-                        for name in fired:
-                            bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
-                        self._log({**record, "warnings": fired} if fired else record)
-                        bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon")
-                                         if k in metrics})
-                if self.step % cfg.sample_every == 0 and main:
-                    self.save_samples()
-                if self.step % cfg.checkpoint_every == 0:
-                    self.save()
+                self._bookkeeping(metrics, bar)
+                self.timer.add_step(time.perf_counter() - t0)
             if self.step % cfg.checkpoint_every:
                 self.save()
             if self.step < cfg.steps:  # stopped by a signal, here or on another rank
@@ -396,6 +400,24 @@ class Trainer:
             for s, h in handlers.items():
                 signal.signal(s, h)
         return metrics
+
+    def _bookkeeping(self, metrics: dict[str, float], bar: tqdm) -> None:
+        """After a step: the log line and its warnings, the sample grid, the checkpoint, each on its schedule."""
+        cfg, main = self.cfg, self.dist.is_main
+        with self.timer("log, samples, checkpoint"):
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                self.dist.check_in_sync(self.G, self.D)
+                if main:
+                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
+                    fired = self.monitor.update(record)
+                    for name in fired:
+                        bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
+                    self._log({**record, "warnings": fired} if fired else record)
+                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics})
+            if self.step % cfg.sample_every == 0 and main:
+                self.save_samples()
+            if self.step % cfg.checkpoint_every == 0:
+                self.save()
 
     @property
     def interrupted(self) -> bool:

@@ -74,3 +74,52 @@ def test_patchgan_outputs_raw_logits_and_spectral_norm():
     y = d(torch.randn(2, 2, 32, 32) * 50)
     assert y.shape == (2, 1, 6, 6)
     assert not isinstance(d.model[-1], torch.nn.Sigmoid)
+
+
+def _forward_flops(net, hw) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        net(torch.zeros(1, 1, *hw))
+    return fc.get_total_flops()
+
+
+def test_unet_cost_is_proportional_to_pixels():
+    """Odd sides are padded per level, not the image to a multiple of 2**depth: a 128² input to a depth-8 U-Net
+    costs a quarter of a 256² one (it cost the same when the whole image was padded to 256²), and 96² costs
+    (96/64)² of 64² at depth 6 (not (128/64)²)."""
+    net = UNet(1, 2, depth=8, ngf=8).eval()
+    assert _forward_flops(net, (128, 128)) / _forward_flops(net, (256, 256)) == pytest.approx(0.25, rel=0.05)
+    net = UNet(1, 2, depth=6, ngf=8).eval()
+    assert _forward_flops(net, (96, 96)) / _forward_flops(net, (64, 64)) == pytest.approx(2.25, rel=0.05)
+
+
+def test_unet_pads_only_the_levels_that_need_it(monkeypatch):
+    """A multiple of 2**depth is never padded; 65×65 at depth 3 is padded at the three levels whose side is odd
+    (65, 33, 17), by one replicated pixel at the bottom/right each."""
+    import pix2gan.nets.unet as unet
+
+    calls = []
+    real_pad = unet.F.pad
+
+    def pad(x, p, mode):
+        calls.append((x.shape[-1], tuple(p), mode))
+        return real_pad(x, p, mode=mode)
+
+    monkeypatch.setattr(unet.F, "pad", pad)
+    net = UNet(1, 2, depth=3, ngf=4).eval()
+    net(torch.rand(1, 1, 64, 64))
+    assert calls == []
+    assert net(torch.rand(1, 1, 65, 65)).shape[-2:] == (65, 65)
+    assert calls == [(65, (0, 1, 0, 1), "replicate"), (33, (0, 1, 0, 1), "replicate"),
+                     (17, (0, 1, 0, 1), "replicate")]
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_deep_unet_trains_on_small_images_with_batch_1(norm):
+    """unet_256's depth at 128² (and at 5×7): the inner levels are padded so no norm sees a 1×1 map."""
+    net = UNet(1, 2, depth=8, ngf=2, norm=norm).train()
+    for hw in [(128, 128), (5, 7)]:
+        y = net(torch.randn(1, 1, *hw))
+        assert y.shape == (1, 2, *hw)
+        y.mean().backward()

@@ -1,14 +1,17 @@
 """Speed and memory of training and inference, against the machine's own matmul peak and a plain implementation.
 
-    python tools/bench.py                      # CPU: training at 256² (pix2pix unet_256, batch 1) + inference
+    python tools/bench.py                      # CPU: training at 256² (pix2pix unet_256, batch 1), training and
+                                               # G forward at 128/256/512, colorizing a folder of 512² photos
     python tools/bench.py --device cuda --train-batch 16 --precision bf16
-    python tools/bench.py --profile            # where one training step spends its time
+    python tools/bench.py --profile            # where a training step spends its time (as pix2gan train --profile)
 
 Training ("ours") is pix2gan's Trainer step on builtin:photos: colorization, unet_256 (depth 8, ngf 64), 70×70
 PatchGAN (ndf 64), batch norm, L1 + non-saturating GAN, Adam. "plain" is the textbook pix2pix step written out
 below with the same networks (per-tensor Adam, two D passes, nothing else). FLOPs are counted with
 torch.utils.flop_counter on one step; times are medians over --iters steps after warm-up; each configuration runs in
-its own process so peak RSS is its own.
+its own process so peak RSS is its own. "colorize folder" is `pix2gan colorize`'s own code path (plan, read, Lab,
+G, atomic PNG) over --colorize-images different gray 512² JPEGs cut from scikit-image's photos, compared with the
+bare G-forward rate measured in the same process.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -28,10 +32,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 
 def matmul_peak(device: torch.device, n: int = 2048, dtype=torch.float32) -> float:
-    """GFLOP/s of an n×n fp32 matmul, best of a few."""
+    """GFLOP/s of an n×n fp32 matmul, best of ten (each job measures it before and after its timing and keeps the
+    higher, so a busy moment cannot flatter the % of peak)."""
     a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     best = float("inf")
-    for _ in range(6):
+    for _ in range(10):
         sync(device)
         t = time.perf_counter()
         a @ b
@@ -60,22 +65,31 @@ def timed(fn, iters: int, device) -> list[float]:
     return times
 
 
-def make_trainer(args):
+def make_trainer(args, profile: bool = False, size: int | None = None):
     from pix2gan.config import TrainConfig
     from pix2gan.train import Trainer
 
-    cfg = TrainConfig(data="builtin:photos", size=args.train_size, load_scale=1.0, batch_size=args.train_batch,
+    cfg = TrainConfig(data="builtin:photos", size=size or args.train_size, load_scale=1.0, batch_size=args.train_batch,
                       depth=8, ngf=64, ndf=64, d_layers=3, steps=10**9, device=args.device,
                       precision=args.precision, log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
-    return Trainer(cfg, "/tmp/pix2gan-bench", progress=False)
+    return Trainer(cfg, "/tmp/pix2gan-bench", progress=False, profile=profile)
 
 
-def plain_step_fn(trainer):
-    """Textbook pix2pix: fake = G(x); D on real and fake.detach(); BCE; backward; step; then G: D(fake) + 100·L1."""
-    G, D = trainer.G, trainer.D
+def plain_step_fn(args, size: int, device):
+    """Textbook pix2pix on the same networks, with none of the trainer's settings (no Trainer is built): fake = G(x);
+    D on real and fake.detach(); BCE; backward; step; then G: D(fake) + 100·L1. One fixed batch (no data cost)."""
+    from pix2gan.data.photos import open_photos
+    from pix2gan.nets import PatchDiscriminator, UNet, init_weights
+    from pix2gan.tasks.colorize import ColorizeTask
+
+    G, D = UNet(1, 2, depth=8, ngf=64).to(device), PatchDiscriminator(3, 64, 3).to(device)
+    init_weights(G)
+    init_weights(D)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    cond, real = trainer.batch(0)
+    photos = open_photos("builtin:photos", size, progress=False)
+    cond, real = ColorizeTask().to_tensors(photos.batch(torch.Generator().manual_seed(0), args.train_batch, size),
+                                           device)
 
     def step():
         fake = G(cond)
@@ -99,26 +113,97 @@ def plain_step_fn(trainer):
     return step
 
 
+def make_photos(folder: Path, n: int, size: int) -> None:
+    """``n`` different gray ``size``² JPEGs cut from scikit-image's photos (random crop, scale and flip)."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    rng = np.random.default_rng(0)
+    photos = [Image.fromarray(getattr(data, name)()).convert("L")
+              for name in ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera")]
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        img = photos[i % len(photos)]
+        side = int(min(img.size) * rng.uniform(0.5, 1.0))
+        x, y = rng.integers(0, img.width - side + 1), rng.integers(0, img.height - side + 1)
+        tile = img.crop((x, y, x + side, y + side)).resize((size, size), Image.Resampling.BICUBIC)
+        if rng.random() < 0.5:
+            tile = tile.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        tile.save(folder / f"{i:05d}.jpg", quality=90)
+
+
+def colorize_folder(args, device, peak) -> dict:
+    """``pix2gan colorize``'s own code path (plan → read → Colorizer → atomic PNG) over a folder of 512² photos,
+    against the bare G-forward rate measured in the same process; RSS after a tenth of the folder and at the end."""
+    import tempfile
+
+    from pix2gan.batch import plan, process
+    from pix2gan.colorizer import Colorizer
+    from pix2gan.data.images import read_image
+    from pix2gan.nets import UNet
+
+    n, size = args.colorize_images, args.colorize_size
+    G = UNet(1, 2, depth=8, ngf=64).eval()
+    colorizer = Colorizer(G, size, device)
+    x = torch.rand(1, 1, size, size, device=device) * 2 - 1
+    with torch.inference_mode():
+        G(x)
+        with FlopCounterMode(display=False) as fc:
+            G(x)
+        g_sec = statistics.median(timed(lambda: G(x), 5, device))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "gray", Path(tmp) / "color"
+        make_photos(src, n, size)
+        pairs = plan(src, dst)
+        rss = {}
+        start = time.perf_counter()
+        for part in (pairs[: n // 10], pairs[n // 10:]):
+            summary = process(part, lambda p: colorizer(read_image(p)), progress=False)
+            assert summary.done == len(part), summary.failed
+            rss[len(rss)] = peak_rss_mb()
+        sec = (time.perf_counter() - start) / n
+    flops = fc.get_total_flops()
+    return {"what": f"colorize folder ({n} images)", "size": size, "batch": 1, "sec": sec, "img_s": 1 / sec,
+            "gflop": flops / 1e9, "gflops": flops / sec / 1e9, "peak_gflops": peak,
+            "pct": 100 * flops / sec / 1e9 / peak, "rss_mb": peak_rss_mb(), "spread": "",
+            "extra": f"{100 * g_sec / sec:.0f}% of the bare G-forward rate ({1 / g_sec:.2f} img/s); peak RSS "
+                     f"{rss[0]:.0f} MB after {n // 10} images, {rss[1]:.0f} MB after {n}"}
+
+
 def run_one(args) -> dict:
-    """One measurement in this process: 'ours', 'plain' or 'infer:SIZE'."""
+    """One measurement in this process: 'ours[:SIZE]', 'plain', 'infer:SIZE' or 'colorize'; the matmul peak is
+    measured before and after it, the higher kept."""
     torch.manual_seed(0)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
-    peak = matmul_peak(device)
-    if args.only in ("ours", "plain"):
-        trainer = make_trainer(args)
-        step = trainer.train_step if args.only == "ours" else plain_step_fn(trainer)
+    row = measure(args, device, matmul_peak(device))
+    row["peak_gflops"] = max(row["peak_gflops"], matmul_peak(device))
+    row["pct"] = 100 * row["gflops"] / row["peak_gflops"]
+    return row
+
+
+def measure(args, device, peak: float) -> dict:
+    if args.only == "colorize":
+        return colorize_folder(args, device, peak)
+    what, _, size = args.only.partition(":")
+    size = int(size or args.train_size)
+    if what in ("ours", "plain"):
+        step = make_trainer(args, size=size).train_step if what == "ours" else plain_step_fn(args, size, device)
         step()
         with FlopCounterMode(display=False) as fc:
             step()
         flops = fc.get_total_flops()
         times = timed(step, args.iters, device)
         sec = statistics.median(times)
-        return {"what": f"train {args.only}", "size": args.train_size, "batch": args.train_batch, "sec": sec,
+        return {"what": f"train {what}", "size": size, "batch": args.train_batch, "sec": sec,
                 "img_s": args.train_batch / sec, "gflop": flops / 1e9, "gflops": flops / sec / 1e9,
                 "peak_gflops": peak, "pct": 100 * flops / sec / 1e9 / peak, "rss_mb": peak_rss_mb(),
                 "spread": f"{min(times):.3f}–{max(times):.3f}"}
-    size = int(args.only.split(":")[1])
     from pix2gan.nets import UNet
+    from pix2gan.runtime import tune_cpu
+
+    if device.type == "cpu":
+        tune_cpu()  # as the Colorizer does
 
     G = UNet(1, 2, depth=8, ngf=64).to(device).eval()
     x = torch.rand(1, 1, size, size, device=device) * 2 - 1
@@ -135,15 +220,22 @@ def run_one(args) -> dict:
 
 
 def profile(args) -> None:
+    """The trainer's own phase table (what ``pix2gan train --profile`` prints), then the top operators."""
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
-    trainer = make_trainer(args)
-    trainer.train_step()
+    trainer = make_trainer(args, profile=True)
+    for _ in range(args.iters + 1):  # the first step is warm-up, not counted
+        t = time.perf_counter()
+        trainer.train_step()
+        trainer.timer.add_step(time.perf_counter() - t)
+    print(trainer.timer.table())
+    trainer.timer.enabled = False
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device == "cuda" else [])
     with torch_profile(activities=acts) as prof:
         for _ in range(3):
             trainer.train_step()
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18))
+    print("\nslowest operators over 3 steps (torch.profiler):")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 def main() -> int:
@@ -152,8 +244,10 @@ def main() -> int:
     p.add_argument("--train-size", type=int, default=256)
     p.add_argument("--train-batch", type=int, default=1)
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--sizes", default="128,256,512", help="inference sizes")
+    p.add_argument("--sizes", default="128,256,512", help="sizes for the training and G-forward scaling rows")
     p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--colorize-images", type=int, default=200, help="photos in the colorize-folder run (0: skip)")
+    p.add_argument("--colorize-size", type=int, default=512)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -167,7 +261,9 @@ def main() -> int:
           f"device {args.device}" + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""))
     print("| what | size | batch | s/iter (min–max) | img/s | GFLOP/iter | GFLOP/s | % of matmul peak | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
-    jobs = ["ours", "plain"] + [f"infer:{s}" for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")]
+    jobs = ["ours", "plain"] + [f"ours:{s}" for s in sizes if s != args.train_size] + [f"infer:{s}" for s in sizes]
+    jobs += ["colorize"] if args.colorize_images > 0 else []
     rows = {}
     for job in jobs:
         cmd = [sys.executable, __file__, "--only", job, *sys.argv[1:]]
@@ -179,8 +275,18 @@ def main() -> int:
         print(f"| {row['what']} | {row['size']}² | {row['batch']} | {row['sec']:.3f} ({row['spread']}) | "
               f"{row['img_s']:.2f} | {row['gflop']:.1f} | {row['gflops']:.1f} | {row['pct']:.0f}% "
               f"(peak {row['peak_gflops']:.0f}) | {row['rss_mb']:.0f} |", flush=True)
+    for row in rows.values():
+        if "extra" in row:
+            print(f"\n{row['what']}: {row['extra']}")
     if "ours" in rows and "plain" in rows:
         print(f"\ntraining speed-up over the plain step: {rows['plain']['sec'] / rows['ours']['sec']:.2f}×")
+    train = {s: rows.get("ours" if s == args.train_size else f"ours:{s}") for s in sizes}
+    infer = {s: rows.get(f"infer:{s}") for s in sizes}
+    for label, by_size in (("training step", train), ("G forward", infer)):  # linear in pixels: 4.00× per doubling
+        ratios = [f"{a}²→{b}² {by_size[b]['sec'] / by_size[a]['sec']:.2f}×" for a, b in zip(sizes, sizes[1:])
+                  if by_size[a] and by_size[b]]
+        if ratios:
+            print(f"{label} time per doubling of the side (4× the pixels): " + ", ".join(ratios))
     return 0
 
 

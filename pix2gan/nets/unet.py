@@ -24,6 +24,10 @@ class UNetBlock(nn.Module):
     """One level of the U: ``x → [x, up(inner(down(x)))]`` (the skip is the concatenation).
 
     Spatial size is halved by ``down`` (4×4 conv, stride 2) and restored by ``up`` (4×4 transposed conv, stride 2).
+    An odd side is padded by one replicated row/column at the bottom/right before ``down`` and the result cropped
+    back, so every level takes any size and the cost stays proportional to the pixels. Sides are also padded up to
+    2 at the innermost level and 4 elsewhere, so no norm layer ever sees a 1×1 map (batch norm with batch 1 and
+    instance norm cannot train on one).
     The innermost level has no inner block and no norm on its down path; the outermost has no skip and ends in tanh.
     """
 
@@ -47,11 +51,18 @@ class UNetBlock(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
         self.outermost = outermost
+        self.min_side = 2 if sub is None else 4
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.model(x)
-        return y if self.outermost else torch.cat([x, y], 1)
+        h, w = x.shape[-2:]
+        ph, pw = max(self.min_side, h + h % 2) - h, max(self.min_side, w + w % 2) - w
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        y = self.model(x)  # (the first LeakyReLU works in place: the skip below carries its output, as pix2pix)
+        if not self.outermost:
+            y = torch.cat([x, y], 1)
+        return y[..., :h, :w] if ph or pw else y
 
 
 class UNet(nn.Module):
@@ -67,8 +78,8 @@ class UNet(nn.Module):
             whose width is ``8 * ngf`` in and out, as pix2pix (``unet_256``: three levels, ``unet_128``: two).
 
     Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
-    Inputs are padded (reflect where possible, else replicate) to a multiple of ``2**depth`` and the output is
-    cropped back, so odd and non-square sizes work.
+    Odd sides are padded by one pixel at the level where they occur (see :class:`UNetBlock`), not the whole image
+    to a multiple of ``2**depth``: a 128² image costs a quarter of a 256² one with ``unet_256``, not the same.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
@@ -86,14 +97,4 @@ class UNet(nn.Module):
         self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm)
 
     def forward(self, x: Tensor) -> Tensor:
-        h, w = x.shape[-2:]
-        m = 2 ** self.depth
-        ph, pw = -h % m, -w % m
-        if ph or pw:
-            pad = (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2)
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, pad, mode=mode)
-        y = self.model(x)
-        if ph or pw:
-            y = y[..., ph // 2: ph // 2 + h, pw // 2: pw // 2 + w]
-        return y
+        return self.model(x)

@@ -1,0 +1,71 @@
+import re
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import TINY
+from pix2gan import runtime
+from pix2gan.cli import main
+
+
+def test_phase_timer_counts_phases_after_the_warm_up_step():
+    timer = runtime.PhaseTimer(enabled=True, warmup=1)
+    for step in range(3):
+        start = time.perf_counter()
+        with timer("slow"):
+            time.sleep(0.02 if step else 0.2)  # the warm-up step is slower and must not count
+        with timer("fast"):
+            time.sleep(0.005)
+        timer.add_step(time.perf_counter() - start)
+    assert timer.steps == 2
+    assert 0.035 <= timer.seconds["slow"] < 0.1
+    table = timer.table()
+    rows = re.findall(r"^\| (.+?) \| ([\d.]+) \| ([\d.]+)% \|$", table, re.M)
+    assert [name for name, _, _ in rows][:2] == ["slow", "fast"]
+    assert rows[-1][0].startswith("other")
+    assert sum(float(share) for _, _, share in rows) == pytest.approx(100, abs=0.5)
+
+
+def test_disabled_phase_timer_records_nothing():
+    timer = runtime.PhaseTimer()
+    with timer("x"):
+        pass
+    assert dict(timer.seconds) == {}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_keep_freed_memory_applies_once():
+    assert runtime.keep_freed_memory() is True
+    assert runtime.keep_freed_memory() is True
+
+
+def test_cpu_budget_reads_a_cgroup_quota(tmp_path):
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")
+    assert runtime.cpu_budget(cpu_max) == min(2, runtime.cpu_budget(tmp_path / "missing"))
+    cpu_max.write_text("max 100000\n")
+    assert runtime.cpu_budget(cpu_max) == runtime.cpu_budget(tmp_path / "missing") >= 1
+
+
+def test_fit_threads_caps_at_the_budget_unless_the_user_chose(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        monkeypatch.setattr(runtime, "cpu_budget", lambda: 1)
+        monkeypatch.setenv("OMP_NUM_THREADS", "4")
+        assert runtime.fit_threads() == 4
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert runtime.fit_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_train_profile_prints_where_the_time_went(tmp_path, photo_dir, capsys):
+    assert main(["train", "--data", str(photo_dir), "--out", str(tmp_path / "r"), "--steps", "4", "--profile",
+                 *TINY]) == 0
+    out = capsys.readouterr().out
+    assert "time per step over 3 steps (after 1 warm-up)" in out
+    for phase in ("data", "G forward", "D forward", "D backward", "G backward (through D)", "optimizer"):
+        assert f"| {phase} |" in out, phase
