@@ -334,7 +334,7 @@ class Trainer:
                 for name, term in terms.items():
                     (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
                     out[f"grad_{name}"] = grad.norm().item()
-        with timer("G backward (through D)"):
+        with timer("G backward"):
             self._backward(loss_g, self.opt_g, self.scaler_g, self.G)
         if measure:
             with timer("diagnostics"):
