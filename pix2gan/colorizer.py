@@ -11,7 +11,7 @@ from PIL import Image
 
 from pix2gan.data.images import alpha_channel, to_rgb_float
 from pix2gan.errors import Pix2GanError
-from pix2gan.runtime import tune_cpu
+from pix2gan.runtime import on_device
 from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
 from pix2gan.train import load_generator, pick_device
 
@@ -29,10 +29,7 @@ class Colorizer:
     """
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu"):
-        self.device = torch.device(device)
-        if self.device.type == "cpu":
-            tune_cpu()
-        self.G = generator.to(self.device).eval()
+        self.G, self.device = on_device(generator, device)
         self.size = size
 
     @classmethod

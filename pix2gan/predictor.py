@@ -11,7 +11,7 @@ from PIL import Image
 from pix2gan.data.sequences import read_sequences
 from pix2gan.errors import Pix2GanError
 from pix2gan.tasks.nextframe import NextFrameTask
-from pix2gan.runtime import tune_cpu
+from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
 
 
@@ -23,10 +23,7 @@ class FramePredictor:
     """
 
     def __init__(self, generator: torch.nn.Module, task: NextFrameTask, device: torch.device | str = "cpu"):
-        self.device = torch.device(device)
-        if self.device.type == "cpu":
-            tune_cpu()
-        self.G = generator.to(self.device).eval()
+        self.G, self.device = on_device(generator, device)
         self.task = task
 
     @classmethod

@@ -69,6 +69,15 @@ def tune_cpu() -> None:
     fit_threads()
 
 
+def on_device(generator: torch.nn.Module, device: torch.device | str) -> tuple[torch.nn.Module, torch.device]:
+    """``generator`` in eval mode on ``device`` for inference (the Colorizer, FramePredictor and Translator), with
+    :func:`tune_cpu` applied when that device is the CPU."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        tune_cpu()
+    return generator.to(device).eval(), device
+
+
 class PhaseTimer:
     """Wall time per named phase of a training step (``data``, ``G forward``, ``D forward``, ...).
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
 from pix2gan.tasks.paired import PairedTask
-from pix2gan.runtime import tune_cpu
+from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
 
 
@@ -23,10 +23,7 @@ class Translator:
 
     def __init__(self, generator: torch.nn.Module, task: PairedTask, size: int | None = None,
                  device: torch.device | str = "cpu"):
-        self.device = torch.device(device)
-        if self.device.type == "cpu":
-            tune_cpu()
-        self.G = generator.to(self.device).eval()
+        self.G, self.device = on_device(generator, device)
         self.task, self.size = task, size
 
     @classmethod
