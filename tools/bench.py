@@ -133,7 +133,24 @@ def make_photos(folder: Path, n: int, size: int) -> None:
         tile.save(folder / f"{i:05d}.jpg", quality=90)
 
 
-def colorize_folder(args, device, peak) -> dict:
+def flops_and_times(fn, iters: int, device) -> tuple[int, list[float]]:
+    """One warm-up call, one call under the FLOP counter, then ``iters`` timed calls."""
+    fn()
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    return fc.get_total_flops(), timed(fn, iters, device)
+
+
+def make_row(what: str, size: int, batch: int, flops: int, times: list[float], **more) -> dict:
+    """One table row from the per-iteration times (median) and the FLOPs of one iteration; the matmul peak and the
+    % of it are filled in by :func:`run_one`."""
+    sec = statistics.median(times)
+    spread = f"{min(times):.3f}–{max(times):.3f}" if len(times) > 1 else ""
+    return {"what": what, "size": size, "batch": batch, "sec": sec, "img_s": batch / sec, "gflop": flops / 1e9,
+            "gflops": flops / sec / 1e9, "rss_mb": peak_rss_mb(), "spread": spread, **more}
+
+
+def colorize_folder(args, device) -> dict:
     """``pix2gan colorize``'s own code path (plan → read → Colorizer → atomic PNG) over a folder of 512² photos,
     against the bare G-forward rate measured in the same process; RSS after a tenth of the folder and at the end."""
     import tempfile
@@ -144,14 +161,11 @@ def colorize_folder(args, device, peak) -> dict:
     from pix2gan.nets import UNet
 
     n, size = args.colorize_images, args.colorize_size
-    G = UNet(1, 2, depth=8, ngf=64).eval()
-    colorizer = Colorizer(G, size, device)
+    colorizer = Colorizer(UNet(1, 2, depth=8, ngf=64), size, device)
     x = torch.rand(1, 1, size, size, device=device) * 2 - 1
     with torch.inference_mode():
-        G(x)
-        with FlopCounterMode(display=False) as fc:
-            G(x)
-        g_sec = statistics.median(timed(lambda: G(x), 5, device))
+        flops, g_times = flops_and_times(lambda: colorizer.G(x), 5, device)
+    g_sec = statistics.median(g_times)
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "gray", Path(tmp) / "color"
         make_photos(src, n, size)
@@ -163,12 +177,9 @@ def colorize_folder(args, device, peak) -> dict:
             assert summary.done == len(part), summary.failed
             rss[len(rss)] = peak_rss_mb()
         sec = (time.perf_counter() - start) / n
-    flops = fc.get_total_flops()
-    return {"what": f"colorize folder ({n} images)", "size": size, "batch": 1, "sec": sec, "img_s": 1 / sec,
-            "gflop": flops / 1e9, "gflops": flops / sec / 1e9, "peak_gflops": peak,
-            "pct": 100 * flops / sec / 1e9 / peak, "rss_mb": peak_rss_mb(), "spread": "",
-            "extra": f"{100 * g_sec / sec:.0f}% of the bare G-forward rate ({1 / g_sec:.2f} img/s); peak RSS "
-                     f"{rss[0]:.0f} MB after {n // 10} images, {rss[1]:.0f} MB after {n}"}
+    return make_row(f"colorize folder ({n} images)", size, 1, flops, [sec],
+                    extra=f"{100 * g_sec / sec:.0f}% of the bare G-forward rate ({1 / g_sec:.2f} img/s); peak RSS "
+                          f"{rss[0]:.0f} MB after {n // 10} images, {rss[1]:.0f} MB after {n}")
 
 
 def run_one(args) -> dict:
@@ -176,47 +187,28 @@ def run_one(args) -> dict:
     measured before and after it, the higher kept."""
     torch.manual_seed(0)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
-    row = measure(args, device, matmul_peak(device))
-    row["peak_gflops"] = max(row["peak_gflops"], matmul_peak(device))
-    row["pct"] = 100 * row["gflops"] / row["peak_gflops"]
-    return row
+    before = matmul_peak(device)
+    result = measure(args, device)
+    result["peak_gflops"] = max(before, matmul_peak(device))
+    result["pct"] = 100 * result["gflops"] / result["peak_gflops"]
+    return result
 
 
-def measure(args, device, peak: float) -> dict:
+def measure(args, device) -> dict:
     if args.only == "colorize":
-        return colorize_folder(args, device, peak)
+        return colorize_folder(args, device)
     what, _, size = args.only.partition(":")
     size = int(size or args.train_size)
     if what in ("ours", "plain"):
         step = make_trainer(args, size=size).train_step if what == "ours" else plain_step_fn(args, size, device)
-        step()
-        with FlopCounterMode(display=False) as fc:
-            step()
-        flops = fc.get_total_flops()
-        times = timed(step, args.iters, device)
-        sec = statistics.median(times)
-        return {"what": f"train {what}", "size": size, "batch": args.train_batch, "sec": sec,
-                "img_s": args.train_batch / sec, "gflop": flops / 1e9, "gflops": flops / sec / 1e9,
-                "peak_gflops": peak, "pct": 100 * flops / sec / 1e9 / peak, "rss_mb": peak_rss_mb(),
-                "spread": f"{min(times):.3f}–{max(times):.3f}"}
+        return make_row(f"train {what}", size, args.train_batch, *flops_and_times(step, args.iters, device))
     from pix2gan.nets import UNet
-    from pix2gan.runtime import tune_cpu
+    from pix2gan.runtime import on_device
 
-    if device.type == "cpu":
-        tune_cpu()  # as the Colorizer does
-
-    G = UNet(1, 2, depth=8, ngf=64).to(device).eval()
+    G, _ = on_device(UNet(1, 2, depth=8, ngf=64), device)  # as the Colorizer does
     x = torch.rand(1, 1, size, size, device=device) * 2 - 1
     with torch.inference_mode():
-        G(x)
-        with FlopCounterMode(display=False) as fc:
-            G(x)
-        times = timed(lambda: G(x), args.iters, device)
-    sec = statistics.median(times)
-    return {"what": "colorize G forward", "size": size, "batch": 1, "sec": sec, "img_s": 1 / sec,
-            "gflop": fc.get_total_flops() / 1e9, "gflops": fc.get_total_flops() / sec / 1e9, "peak_gflops": peak,
-            "pct": 100 * fc.get_total_flops() / sec / 1e9 / peak, "rss_mb": peak_rss_mb(),
-            "spread": f"{min(times):.3f}–{max(times):.3f}"}
+        return make_row("colorize G forward", size, 1, *flops_and_times(lambda: G(x), args.iters, device))
 
 
 def profile(args) -> None:
