@@ -113,6 +113,8 @@ class PhaseTimer:
 
     def add_step(self, seconds: float) -> None:
         """Count one whole step of ``seconds`` (the phases' remainder is reported as ``other``)."""
+        if not self.enabled:
+            return
         self.seen += 1
         if self.seen <= self.warmup:
             self.seconds.clear()
