@@ -25,6 +25,9 @@ def _add_train(sub) -> None:
                        argument_default=argparse.SUPPRESS)
     p.add_argument("--out", required=True, type=Path, help="run folder (config.json, checkpoint.pt, log.jsonl, samples/)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--allow-data-change", action="store_true",
+                   help="with --resume: go on although the data folder lists other files than the checkpoint's "
+                        "(otherwise refused; the batches then differ from an uninterrupted run)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--profile", action="store_true",
                    help="time every phase of each step (data, G forward, D forward, backward, optimizer, ...) and "
@@ -38,14 +41,21 @@ def _add_train(sub) -> None:
     g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
     g.add_argument("--load-scale", type=float, help=f"photos are scaled to short side load-scale×size before "
                                                     f"cropping (default {d.load_scale})")
-    g.add_argument("--holdout", type=float, help="fraction of the images/sequences held out (by seed) for "
-                                                 "evaluation and sample grids (default 0)")
+    g.add_argument("--holdout", type=float, help="fraction of the images/sequences held out for evaluation and "
+                                                 "sample grids, chosen by a hash of each file's name, so adding "
+                                                 "files never moves one between the sides (default 0)")
     g.add_argument("--context", type=int, help=f"nextframe: context frames (default {d.context})")
     g.add_argument("--frame-channels", type=int, choices=[1, 3], help="nextframe: 1 gray, 3 RGB (default 1)")
     g.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], help="nextframe .npy layout (default auto)")
     g.add_argument("--direction", choices=["AtoB", "BtoA"], help="paired: which side is the input (default AtoB)")
     g.add_argument("--a-channels", type=int, choices=[1, 3], help="paired: channels of side A (default 3)")
     g.add_argument("--b-channels", type=int, choices=[1, 3], help="paired: channels of side B (default 3)")
+    g.add_argument("--workers", type=int, help="processes decoding the data while the step runs; 0: in the "
+                                               "training process (default: one per CPU beyond the first two, "
+                                               "at least 1, at most 8); any value trains on the same batches")
+    g.add_argument("--max-bad-files", type=float, help=f"stop (checkpoint saved) when more than this fraction of "
+                                                       f"the listed files cannot be read; each is reported once and "
+                                                       f"replaced (default {d.max_bad_files:g})")
     g.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
     g.add_argument("--steps", type=int, help=f"generator updates (default {d.steps})")
     g.add_argument("--seed", type=int, help=f"(default {d.seed})")
@@ -105,7 +115,8 @@ def cmd_train(args) -> int:
     dist = distributed.setup(given.get("device", "auto"))  # torchrun: one process per device
     try:
         if resume:
-            trainer = Trainer.resume(out, given, progress=progress, dist=dist, profile=profile)
+            trainer = Trainer.resume(out, given, progress=progress, dist=dist, profile=profile,
+                                     allow_data_change=getattr(args, "allow_data_change", False))
         else:
             trainer = Trainer(TrainConfig(**given), out, progress=progress, dist=dist, profile=profile)
         metrics = trainer.fit()

@@ -12,7 +12,7 @@ from PIL import Image
 from pix2gan.data.images import alpha_channel, to_rgb_float
 from pix2gan.errors import Pix2GanError
 from pix2gan.runtime import on_device
-from pix2gan.tasks.colorize import lab_tensors_to_rgb, rgb_to_lab_tensors
+from pix2gan.tasks.colorize import ColorizeTask
 from pix2gan.train import load_generator, pick_device
 
 #: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
@@ -31,6 +31,7 @@ class Colorizer:
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu"):
         self.G, self.device = on_device(generator, device)
         self.size = size
+        self.task = ColorizeTask()
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None) -> Colorizer:
@@ -49,15 +50,14 @@ class Colorizer:
     def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB."""
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
-        light, _ = rgb_to_lab_tensors(x)
+        light = self.task.cond(x)
         h, w = light.shape[-2:]
         scale = self.size / min(h, w)
         small = (max(1, round(h * scale)), max(1, round(w * scale)))
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False)
         ab = self.G(cond.clamp(-1, 1))
         ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
-        out = lab_tensors_to_rgb(light, ab)[0].permute(1, 2, 0)
-        return (out * 255 + 0.5).clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return self.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy()
 
     def __call__(self, img: Image.Image) -> Image.Image:
         out = Image.fromarray(self.colorize_rgb(to_rgb_float(img)), "RGB")

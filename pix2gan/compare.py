@@ -19,7 +19,9 @@ from torchvision.utils import make_grid, save_image
 from pix2gan.batch import replacing
 from pix2gan.checkpoint import atomic_write_bytes
 from pix2gan.config import TrainConfig, resolve
+from pix2gan.data import open_source
 from pix2gan.data.photos import BUILTIN_SETS
+from pix2gan.data.source import holdout_split
 from pix2gan.diagnostics import read_log
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
@@ -100,9 +102,9 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             first = cfg
             task = make_task(cfg)
             spec = data or cfg.data
-            images = task.open_data(spec, cfg, progress=False)
-            train, held = images.split(cfg.holdout, cfg.seed) if spec == cfg.data else (images, None)
-            eval_set = held if held is not None else images
+            source = open_source(cfg, spec)
+            held = holdout_split(source.names, cfg.holdout)[1] if spec == cfg.data else []
+            eval_set = source.subset(held) if held else source
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
             extra = builtin.extra_metrics if builtin else None
         elif cfg.task != first.task:

@@ -27,7 +27,9 @@ class TrainConfig:
     direction: str = "AtoB"         # paired: AtoB or BtoA
     a_channels: int = 3             # paired: channels of the A side (1 or 3)
     b_channels: int = 3             # paired: channels of the B side (1 or 3)
-    holdout: float = 0.0            # fraction of the images held out whole (by seed) for evaluation and samples
+    holdout: float = 0.0            # fraction of the items held out whole (by a hash of each name) for evaluation
+    workers: int | None = None      # DataLoader worker processes decoding the data; None: data.source.default_workers()
+    max_bad_files: float = 0.01     # stop when more than this fraction of the listed files cannot be read
     batch_size: int = 4
     steps: int = 2000               # generator updates
     seed: int = 0
@@ -82,7 +84,8 @@ class TrainConfig:
 
 
 #: Keys that may change when a run is resumed (they do not change what is computed).
-RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device"})
+RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device", "workers",
+                               "max_bad_files"})
 
 def _choice(name: str, value: str, allowed) -> None:
     if value not in allowed:
@@ -117,6 +120,10 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             raise Pix2GanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     if cfg.load_scale < 1:
         raise Pix2GanError(f"--load-scale must be at least 1, got {cfg.load_scale}")
+    if cfg.workers is not None and cfg.workers < 0:
+        raise Pix2GanError(f"--workers must be 0 or more, got {cfg.workers}")
+    if not 0 <= cfg.max_bad_files <= 1:
+        raise Pix2GanError(f"--max-bad-files must be in [0, 1], got {cfg.max_bad_files}")
     if not 0 <= cfg.holdout < 1:
         raise Pix2GanError(f"--holdout must be in [0, 1), got {cfg.holdout}")
     if not 0 <= cfg.dropout < 1:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from pix2gan.data.source import fixed_batches
 from pix2gan.metrics import evaluate_images
 
 EVAL_SEED = 20240601  # the crops drawn for evaluation: the same for every run and variant
@@ -20,12 +21,6 @@ class Evaluation:
     fake: Tensor   # predictions
 
 
-def fixed_batches(data, count: int, size: int, batch_size: int = 16) -> list[Tensor]:
-    """``count`` crops of ``size`` from ``data`` drawn with :data:`EVAL_SEED`, in batches (uint8)."""
-    gen = torch.Generator().manual_seed(EVAL_SEED)
-    return [data.batch(gen, min(batch_size, count - i), size) for i in range(0, count, batch_size)]
-
-
 @torch.inference_mode()
 def evaluate(G: torch.nn.Module, task, data, *, count: int = 64, size: int = 64, device: str | torch.device = "cpu",
              extra=None) -> Evaluation:
@@ -35,7 +30,7 @@ def evaluate(G: torch.nn.Module, task, data, *, count: int = 64, size: int = 64,
     """
     G = G.to(device).eval()
     conds, reals, fakes = [], [], []
-    for raw in fixed_batches(data, count, size):
+    for raw in fixed_batches(data, EVAL_SEED, count, size):
         cond, real = task.to_tensors(raw, device)
         fake = G(cond)
         conds.append(task.cond_to_rgb(cond).cpu())

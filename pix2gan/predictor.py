@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pix2gan.data.sequences import read_sequences
+from pix2gan.data.sequences import open_sequences
 from pix2gan.errors import Pix2GanError
 from pix2gan.tasks.nextframe import NextFrameTask
 from pix2gan.runtime import on_device
@@ -58,21 +58,23 @@ class FramePredictor:
         if steps < 1:
             raise Pix2GanError(f"steps must be at least 1, got {steps}")
         arr = self._as_array(frames)
-        x = torch.from_numpy(arr[-self.task.context:]).permute(0, 3, 1, 2).float().to(self.device) / 127.5 - 1
-        window = list(x)
+        window = torch.from_numpy(arr[-self.task.context:]).permute(0, 3, 1, 2)[None].to(self.device)
         out = []
-        for _ in range(steps):
-            cond = self.task.frames_to_cond(torch.stack(window[-self.task.context:])[None])
-            nxt = self.G(cond)[0].clamp(-1, 1)
-            window.append(nxt)
-            out.append(nxt)
-        pred = ((torch.stack(out) + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        for _ in range(steps):  # each predicted frame, as pixels, joins the context of the next
+            cond = self.task.cond(window)
+            nxt = self.task.to_pixels(cond, self.G(cond))
+            window = torch.cat([window[:, 1:], nxt[:, None]], 1)
+            out.append(nxt[0])
+        pred = torch.stack(out).permute(0, 2, 3, 1).cpu().numpy()
         return pred[..., 0] if self.task.channels == 1 else pred
 
     def read(self, spec: str | Path, index: int = 0) -> np.ndarray:
-        """One sequence from a frame folder, an animation or a .npy array (``index`` picks among several)."""
-        seqs, names = read_sequences(str(spec), self.task.channels, self.task.layout)
-        if not 0 <= index < len(seqs):
-            raise Pix2GanError(f"{spec}: holds {len(seqs)} sequence(s); --index {index} is out of range")
-        arr = seqs[index].transpose(0, 2, 3, 1)  # (T, H, W, C)
+        """The last ``context`` frames of one sequence of a frame folder, an animation or a .npy array (``index``
+        picks among several); only those frames are decoded."""
+        source = open_sequences(str(spec), self.task.channels, self.task.context, self.task.layout)
+        if not 0 <= index < len(source):
+            raise Pix2GanError(f"{spec}: holds {len(source)} sequence(s) of at least {self.task.context} frames; "
+                               f"--index {index} is out of range")
+        length = len(source.sequences[index])
+        arr = source.frames(index, length - self.task.context, self.task.context).transpose(0, 2, 3, 1)
         return arr[..., 0] if self.task.channels == 1 else arr

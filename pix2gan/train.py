@@ -20,6 +20,9 @@ from tqdm import tqdm
 from pix2gan.batch import replacing
 from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve, save_json
+from pix2gan.data import open_source
+from pix2gan.data.source import (DataHealth, Draws, StepBatches, center_batch, default_workers, draw_loader,
+                                 fingerprint, holdout_split)
 from pix2gan.errors import Pix2GanError
 from pix2gan.distributed import Dist
 from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
@@ -75,8 +78,9 @@ def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer
 
 
 def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Generator:
-    """The random stream that draws batch ``k`` of ``step`` (stream 0: the crops; 1: the gradient penalty's ε):
-    a pure function of its arguments, so resumed and multi-process runs draw exactly what a single run would."""
+    """A random stream of batch ``k`` of ``step`` (stream 1: the gradient penalty's ε; the crops have their own,
+    :func:`pix2gan.data.source.sample_generator`): a pure function of its arguments, so resumed and multi-process
+    runs draw exactly what a single run would."""
     state = np.random.SeedSequence([seed, step, k, stream]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
 
@@ -89,7 +93,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None,
-                 dist: Dist = Dist(), profile: bool = False):
+                 dist: Dist = Dist(), profile: bool = False, allow_data_change: bool = False):
         self.cfg = cfg = resolve(cfg)
         self.run_dir = Path(run_dir)
         self.dist = dist
@@ -127,18 +131,28 @@ class Trainer:
                 if net is not None:
                     dist.broadcast_module(net)
             torch.manual_seed(cfg.seed * 1000 + dist.rank + 1)
+        self.source = source = open_source(cfg)  # a listing: nothing is decoded before it is drawn
+        self.listing = fingerprint(source.names)
+        train, held = holdout_split(source.names, cfg.holdout)
+        self.data = source.subset(train) if held else source
+        self.holdout = source.subset(held) if held else None
+        self.health = DataHealth(len(source), cfg.max_bad_files)
+        self._batches = None  # the DataLoader's iterator while fit() runs
+        self._sample_batch: Tensor | None = None
         self.step = 0
         if state is not None:
-            self._restore(state)
-        self.data, self.holdout = self.task.open_data(cfg.data, cfg, self.progress).split(cfg.holdout, cfg.seed)
+            self._restore(state, allow_data_change)
         self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
     # ----------------------------------------------------------------------------------------------- run directory
     @classmethod
     def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True,
-               dist: Dist = Dist(), profile: bool = False) -> Trainer:
-        """Continue the run in ``run_dir``; ``overrides`` may change only ``steps``, logging and device keys."""
+               dist: Dist = Dist(), profile: bool = False, allow_data_change: bool = False) -> Trainer:
+        """Continue the run in ``run_dir``; ``overrides`` may change only ``steps``, logging, worker and device keys.
+
+        The data must still list the same files (count and names' hash), unless ``allow_data_change``: then training
+        goes on with the new listing (the batches differ from an uninterrupted run's)."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / "checkpoint.pt")
         saved = state["config"]
@@ -148,9 +162,25 @@ class Trainer:
             raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
                                + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
         return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state, dist=dist,
-                   profile=profile)
+                   profile=profile, allow_data_change=allow_data_change)
 
-    def _restore(self, state: dict) -> None:
+    def _restore(self, state: dict, allow_data_change: bool = False) -> None:
+        saved = state.get("data", {}).get("listing")
+        if saved is not None and saved != self.listing:
+            if not allow_data_change:
+                raise Pix2GanError(f"{self.run_dir}: the data changed since the checkpoint ({self.cfg.data}: "
+                                   f"{saved['count']} → {self.listing['count']} files, or other names); resume with "
+                                   f"--allow-data-change to go on with the new listing (the batches will differ "
+                                   f"from an uninterrupted run)")
+            if self.dist.is_main:
+                print(f"warning: the data changed since the checkpoint ({saved['count']} → {self.listing['count']} "
+                      f"files); going on with the new listing (--allow-data-change)", file=sys.stderr)
+        health = state.get("data", {})
+        self.health.unfit.update(health.get("unfit", []))
+        index = {name: i for i, name in enumerate(self.source.names)}
+        for name, message in health.get("bad", {}).items():  # files fixed since then no longer count
+            if name in index and not self.source.readable(index[name]):
+                self.health.bad[name] = message
         self.G.load_state_dict(state["G"])
         self.opt_g.load_state_dict(state["opt_g"])
         if self.D is not None:
@@ -181,6 +211,7 @@ class Trainer:
             "G": self.G.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "rng": {"per_rank": per_rank},
+            "data": {"listing": self.listing, "bad": dict(self.health.bad), "unfit": sorted(self.health.unfit)},
         }
         if self.D is not None:
             state.update(D=self.D.state_dict(), opt_d=self.opt_d.state_dict())
@@ -201,8 +232,9 @@ class Trainer:
     def save_samples(self) -> Path:
         """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops of held-out images when
         there are any, else of training images (G in eval mode)."""
-        batch = (self.holdout or self.data).center_batch(4, self.cfg.size)
-        cond, real = self.task.to_tensors(batch, self.device)
+        if self._sample_batch is None:
+            self._sample_batch = center_batch(self.holdout or self.data, 4, self.cfg.size)
+        cond, real = self.task.to_tensors(self._sample_batch, self.device)
         self.G.eval()
         with torch.inference_mode():
             fake = self.G(cond)
@@ -215,12 +247,29 @@ class Trainer:
         return path
 
     # ----------------------------------------------------------------------------------------------- one step
-    def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
-        """Batch ``k`` of the current step as ``(cond, real)`` on the device: this rank's slice of the global batch
-        of ``batch_size × world`` (so N processes with batch B see what one process with batch N·B sees)."""
+    @property
+    def batches_per_step(self) -> int:
+        return self.cfg.n_critic if self.D is not None else 1
+
+    def open_batches(self):
+        """The DataLoader's iterator over every batch from the current step on: this rank's slots of the global
+        batch of ``batch_size × world`` (so N processes with batch B see what one process with batch N·B sees),
+        each sample a pure function of (seed, step, k, slot) however many workers decode them."""
         b, r = self.cfg.batch_size, self.dist.rank
-        raw = self.data.batch(batch_generator(self.cfg.seed, self.step, k), b * self.dist.world, self.cfg.size)
-        return self.task.to_tensors(raw[r * b:(r + 1) * b], self.device)
+        workers = default_workers() if self.cfg.workers is None else self.cfg.workers
+        loader = draw_loader(Draws(self.data, self.cfg.seed, self.cfg.size),
+                             StepBatches(self.step, self.cfg.steps, self.batches_per_step, range(r * b, (r + 1) * b)),
+                             workers, pin_memory=self.device.type == "cuda")
+        return iter(loader)
+
+    def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
+        """Batch ``k`` of the current step as ``(cond, real)`` on the device (the next one the loader gives)."""
+        if self._batches is None:
+            self._batches = self.open_batches()
+        raw, events = next(self._batches)
+        for line in self.health.record(events):  # every rank reads its own files, so every rank reports
+            tqdm.write(f"[rank {self.dist.rank}] {line}" if self.dist.enabled else line, file=sys.stderr)
+        return self.task.to_tensors(raw, self.device)
 
     def penalty_eps(self, k: int) -> Tensor:
         """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch."""
@@ -385,6 +434,11 @@ class Trainer:
                 bar.update(1)
                 self._bookkeeping(metrics, bar)
                 self.timer.add_step(time.perf_counter() - t0)
+                if self.dist.any(self.health.over_limit(), self.device):
+                    self.save()
+                    raise Pix2GanError(f"{self.health.limit_message()}; training stopped at step {self.step}, "
+                                       f"{self.run_dir / 'checkpoint.pt'} is saved: fix or remove the files, then "
+                                       f"--resume (with --allow-data-change if files were removed)")
             if self.step % cfg.checkpoint_every:
                 self.save()
             if self.step < cfg.steps:  # stopped by a signal, here or on another rank
@@ -397,6 +451,7 @@ class Trainer:
                 self.save_samples()
         finally:
             bar.close()
+            self._batches = None  # the DataLoader's workers stop with their iterator
             for s, h in handlers.items():
                 signal.signal(s, h)
         return metrics
@@ -408,7 +463,8 @@ class Trainer:
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 self.dist.check_in_sync(self.G, self.D)
                 if main:
-                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()}}
+                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()},
+                              **self.health.counts}
                     fired = self.monitor.update(record)
                     for name in fired:
                         bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)

@@ -39,6 +39,6 @@ class Translator:
             img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BICUBIC)
         rgb = Image.fromarray(to_rgb_uint8(img))
         arr = np.asarray(rgb.convert("L"))[..., None] if self.task.cond_channels == 1 else np.asarray(rgb)
-        x = torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].float().to(self.device) / 127.5 - 1
-        y = ((self.G(x)[0].clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        cond = self.task.cond(torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].to(self.device))
+        y = self.task.to_pixels(cond, self.G(cond))[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")

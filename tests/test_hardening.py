@@ -89,13 +89,14 @@ def test_every_bad_or_odd_input(checkpoint, tmp_path, capsys):
     assert not (dst / "loop").exists()
 
 
-def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
-    common = ["--data", "builtin:photos", "--checkpoint-every", "3", "--log-every", "1", *TINY]
-    assert main(["train", "--out", str(tmp_path / "straight"), "--steps", "30", *common]) == 0
+def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, photo_dir):
+    """Files decoded by 2 worker processes, killed, resumed with 1: the weights of a run decoded in-process."""
+    common = ["--data", str(photo_dir), "--checkpoint-every", "3", "--log-every", "1", *TINY]
+    assert main(["train", "--out", str(tmp_path / "straight"), "--steps", "30", "--workers", "0", *common]) == 0
 
     run = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "pix2gan", "train", "--out", str(run), "--steps", "30", *common],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "pix2gan", "train", "--out", str(run), "--steps", "30",
+                             "--workers", "2", *common], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         if (run / "checkpoint.pt").exists() and load_checkpoint(run / "checkpoint.pt")["step"] >= 6:
@@ -107,7 +108,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert 0 < killed_at < 30, "the run finished before it could be killed"
     assert not [p for p in os.listdir(run) if p.endswith(".tmp")]
 
-    assert main(["train", "--out", str(run), "--resume", "--quiet"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--workers", "1", "--quiet"]) == 0
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(run / "checkpoint.pt")
     for net in ("G", "D"):
@@ -117,16 +118,20 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert steps == list(range(1, 31))
 
 
-def test_sigterm_checkpoints_and_exits(tmp_path):
+@pytest.mark.parametrize("how", ["SIGTERM to the trainer", "Ctrl-C to the process group, workers included"])
+def test_sigterm_checkpoints_and_exits(tmp_path, photo_dir, how):
     run = tmp_path / "term"
     proc = subprocess.Popen([sys.executable, "-m", "pix2gan", "train", "--out", str(run), "--steps", "100000",
-                             "--data", "builtin:photos", "--checkpoint-every", "100000", *TINY],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--data", str(photo_dir), "--workers", "2", "--checkpoint-every", "100000", *TINY],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not (run / "config.json").exists():
         time.sleep(0.05)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
+    if how.startswith("SIGTERM"):
+        proc.send_signal(signal.SIGTERM)
+    else:
+        os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "checkpoint saved, continue with --resume" in err

@@ -7,7 +7,7 @@ from PIL import Image
 
 from pix2gan.cli import main
 from pix2gan.data.moving_digits import make_moving_digits
-from pix2gan.data.sequences import open_sequences, read_sequences
+from pix2gan.data.sequences import open_sequences
 from pix2gan.errors import Pix2GanError
 from pix2gan.losses import gdl
 from pix2gan.predictor import FramePredictor
@@ -44,20 +44,31 @@ def test_stochastic_digits_change_direction_and_deterministic_do_not():
     assert direction_changes(stochastic=True) >= 5
 
 
+def sequences(spec, channels=1, layout="auto", min_frames=1):
+    """Every sequence of ``spec`` in full, ``(T, C, H, W)`` uint8, and the source's names."""
+    src = open_sequences(spec, channels, min_frames, layout)
+    return [src.frames(i, 0, len(s)) for i, s in enumerate(src.sequences)], src.names
+
+
 def test_readers_folder_gif_and_both_npy_layouts(tmp_path, capsys):
     seq = make_moving_digits(6, frames=8, size=32, seed=0)  # (T, N, H, W)
     np.save(tmp_path / "tnhw.npy", seq)
     np.save(tmp_path / "nthw.npy", seq.transpose(1, 0, 2, 3))
-    a, _ = read_sequences(str(tmp_path / "tnhw.npy"), 1, "TNHW")
-    b, _ = read_sequences(str(tmp_path / "nthw.npy"), 1, "NTHW")
+    a, _ = sequences(str(tmp_path / "tnhw.npy"), 1, "TNHW")
+    b, _ = sequences(str(tmp_path / "nthw.npy"), 1, "NTHW")
     assert len(a) == len(b) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b))
     assert a[0].shape == (8, 1, 32, 32) and np.array_equal(a[2][:, 0], seq[:, 2])
     with pytest.raises(Pix2GanError, match=r"could be \(T, N, H, W\) or \(N, T, H, W\).*--layout"):
-        read_sequences(str(tmp_path / "tnhw.npy"), 1, "auto")  # 8 frames × 6 sequences: ambiguous
+        sequences(str(tmp_path / "tnhw.npy"), 1, "auto")  # 8 frames × 6 sequences: ambiguous
     np.save(tmp_path / "mm.npy", make_moving_digits(40, frames=5, size=32))  # (5, 40, ...): clearly T first
-    assert len(read_sequences(str(tmp_path / "mm.npy"), 1, "auto")[0]) == 40
+    assert len(sequences(str(tmp_path / "mm.npy"), 1, "auto")[0]) == 40
     np.save(tmp_path / "rgb.npy", np.zeros((2, 6, 16, 16, 3), np.uint8))  # (N, T, H, W, C)
-    assert read_sequences(str(tmp_path / "rgb.npy"), 3)[0][0].shape == (6, 3, 16, 16)
+    assert sequences(str(tmp_path / "rgb.npy"), 3)[0][0].shape == (6, 3, 16, 16)
+    np.save(tmp_path / "float.npy", np.full((7, 16, 16), 0.5, np.float32))  # one sequence, floats in [0, 1]
+    assert sequences(str(tmp_path / "float.npy"))[0][0].max() == 128
+    np.save(tmp_path / "objects.npy", np.array([None, 1], dtype=object), allow_pickle=True)
+    with pytest.raises(Pix2GanError, match="not a readable .npy array"):
+        sequences(str(tmp_path / "objects.npy"))
 
     folder = tmp_path / "clips"
     for k in range(2):
@@ -69,15 +80,34 @@ def test_readers_folder_gif_and_both_npy_layouts(tmp_path, capsys):
     (folder / "tiny").mkdir()
     for t in range(2):
         Image.fromarray(np.zeros((20, 24), np.uint8)).save(folder / "tiny" / f"{t}.png")
-    seqs, names = read_sequences(str(folder), 1)
+    seqs, names = sequences(str(folder), 1)
+    assert names == ["clip0", "clip1", "tiny", "anim.gif"]
     assert [s.shape for s in seqs] == [(11, 1, 20, 24), (11, 1, 20, 24), (2, 1, 20, 24), (6, 1, 20, 24)]
     assert [int(v) for v in seqs[0][:4, 0, 0, 0]] == [0, 20, 40, 60]  # natural order
-    data = open_sequences(str(folder), 1, context=4)
+    assert [int(v) for v in seqs[3][:, 0, 0, 0]] == [0, 80, 160, 240, 250, 255]
+    data = open_sequences(str(folder), 1, 5)
     assert len(data) == 3 and "skipped 1 sequence(s) shorter than context + 1 = 5" in capsys.readouterr().err
-    batch = data.batch(torch.Generator().manual_seed(0), 3, 16)
-    assert batch.shape == (3, 5, 1, 16, 16) and batch.dtype == torch.uint8
-    with pytest.raises(Pix2GanError, match="frames smaller than --size 32"):
-        data.check_size(32)
+    window = data.read(0, torch.Generator().manual_seed(0))  # a random window of 5 consecutive frames
+    assert window.shape == (5, 1, 20, 24) and window.dtype == torch.uint8
+    assert (np.diff(window[:, 0, 0, 0].numpy().astype(int)) == 20).all()
+    gif = data.read(2, torch.Generator().manual_seed(1))
+    assert gif[:, 0, 0, 0].tolist() in ([0, 80, 160, 240, 250], [80, 160, 240, 250, 255])
+
+
+def test_npy_windows_are_memory_mapped_not_loaded(tmp_path):
+    """A 200 MB .npy: listing reads its header, a window reads its frames; the process does not grow by the file."""
+    import resource
+
+    big = np.lib.format.open_memmap(tmp_path / "big.npy", mode="w+", dtype=np.uint8, shape=(50, 250, 128, 128))
+    big[:, :, :8, :8] = 7
+    big.flush()
+    del big
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    src = open_sequences(str(tmp_path / "big.npy"), 1, 5, "TNHW")
+    for i in range(0, 250, 10):
+        assert src.read(i, torch.Generator().manual_seed(i))[:, 0, 0, 0].tolist() == [7] * 5
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert len(src) == 250 and grown_mb < 50, grown_mb
 
 
 def test_gdl_by_hand():

@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from PIL import Image
 
 from pix2gan.cli import main
 from pix2gan.data.paired import open_paired, split_aligned
+from pix2gan.data.source import fixed_batches
 from pix2gan.errors import Pix2GanError
 
 from conftest import TINY, make_photo
@@ -48,19 +51,18 @@ def test_two_folders_pair_by_name_warn_and_resize(two_folders, capsys):
     data = open_paired(str(two_folders), 40, 3, 3, "AtoB")
     err = capsys.readouterr().err
     assert len(data) == 4 and "1 file(s) without a partner skipped" in err and "lonely.png" in err
-    assert "1 B image(s) differed in size" in err
-    img = data.images[0].float()
-    assert img.shape[0] == 6 and img.shape[1] == 40  # short side scaled to load size
-    # B is the negative of A (JPEG noise aside)
-    assert (img[:3] + img[3:] - 255).abs().mean() < 6
+    images = [data.read(i).float() for i in range(len(data))]
+    assert all(img.shape[0] == 6 and min(img.shape[1:]) == 40 for img in images)  # short side scaled to load size
+    # B is the negative of A (JPEG noise aside), also the pair whose B had another size and was resized to A
+    assert all((img[:3] + img[3:] - 255).abs().mean() < 6 for img in images)
     back = open_paired(str(two_folders), 40, 3, 1, "BtoA")  # B is the input now; A becomes a gray target
-    assert back.images[0].shape[0] == 4
-    assert torch.equal(back.images[0][:3], data.images[0][3:])
+    assert back.read(0).shape[0] == 4
+    assert torch.equal(back.read(0)[:3], data.read(0)[3:])
 
 
 def test_paired_crops_and_flips_are_shared(two_folders):
     data = open_paired(str(two_folders), 40, 3, 3, "AtoB")
-    batch = data.batch(torch.Generator().manual_seed(3), 8, 32).float()
+    batch = fixed_batches(data, 3, 8, 32)[0].float()
     assert batch.shape == (8, 6, 32, 32)
     assert (batch[:, :3] + batch[:, 3:] - 255).abs().mean() < 6  # still negatives after crop + flip
 
@@ -76,8 +78,9 @@ def test_train_and_translate_aligned_both_directions(tmp_path, capsys):
     for direction in ("AtoB", "BtoA"):
         run = tmp_path / direction
         assert main(["train", "--task", "paired", "--data", str(aligned), "--direction", direction,
-                     "--b-channels", "1", "--out", str(run), "--steps", "3", *TINY]) == 0
-        assert "skipped" in capsys.readouterr().err
+                     "--b-channels", "1", "--out", str(run), "--steps", "8", "--max-bad-files", "0.5", *TINY]) == 0
+        assert capsys.readouterr().err.count("broken.png") == 1  # drawn, reported once, replaced
+        assert json.loads((run / "log.jsonl").read_text().splitlines()[-1])["data_bad"] == 1
     Image.fromarray(make_photo(rng, 37, 51)).save(tmp_path / "x.png")
     assert main(["translate", str(tmp_path / "x.png"), str(tmp_path / "y.png"), "--checkpoint",
                  str(tmp_path / "AtoB" / "checkpoint.pt"), "--quiet"]) == 0

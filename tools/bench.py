@@ -79,6 +79,7 @@ def plain_step_fn(args, size: int, device):
     """Textbook pix2pix on the same networks, with none of the trainer's settings (no Trainer is built): fake = G(x);
     D on real and fake.detach(); BCE; backward; step; then G: D(fake) + 100·L1. One fixed batch (no data cost)."""
     from pix2gan.data.photos import open_photos
+    from pix2gan.data.source import fixed_batches
     from pix2gan.nets import PatchDiscriminator, UNet, init_weights
     from pix2gan.tasks.colorize import ColorizeTask
 
@@ -87,8 +88,8 @@ def plain_step_fn(args, size: int, device):
     init_weights(D)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    photos = open_photos("builtin:photos", size, progress=False)
-    cond, real = ColorizeTask().to_tensors(photos.batch(torch.Generator().manual_seed(0), args.train_batch, size),
+    photos = open_photos("builtin:photos", size)
+    cond, real = ColorizeTask().to_tensors(fixed_batches(photos, 0, args.train_batch, size, args.train_batch)[0],
                                            device)
 
     def step():

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
-from pix2gan.config import TrainConfig
+from pix2gan.config import TrainConfig, resolve
+from pix2gan.data import open_source
+from pix2gan.data.source import holdout_split
 from pix2gan.evaluate import evaluate
 from pix2gan.tasks import make_task
 
@@ -62,7 +64,8 @@ def main() -> int:
         runs = train_variants(base, variants, args.out / name, progress=not args.quiet)
         results = evaluate_runs(runs, None, 64, args.device)
         task = make_task(base)
-        _, held = task.open_data(base.data, base, progress=False).split(base.holdout, base.seed)
+        source = open_source(resolve(base))
+        held = source.subset(holdout_split(source.names, base.holdout)[1])
         results = {"copy last frame": evaluate(CopyLast(task.channels), task, held, count=64, size=64),
                    **results}
         write_report(results, runs, args.out / name, f"next frame: {SETS[name]}")

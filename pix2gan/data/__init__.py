@@ -1,7 +1,23 @@
-"""Reading images from disk and the built-in sets: decoding, cropping, batching (uint8 tensors)."""
+"""Reading data: image decoding, per-item sources (photos, pairs, sequences) and the seeded draws of crops."""
 
 from pix2gan.data.images import IMAGE_SUFFIXES, list_images, read_image, to_rgb_float, to_rgb_uint8
-from pix2gan.data.photos import BUILTIN_SETS, PhotoSet, open_photos
+from pix2gan.data.photos import BUILTIN_SETS, open_photos
+from pix2gan.data.source import Source
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "to_rgb_float", "to_rgb_uint8", "BUILTIN_SETS", "PhotoSet",
-           "open_photos"]
+
+def open_source(cfg, spec: str | None = None) -> Source:
+    """The source the (resolved) config's task trains on: ``spec`` (default ``cfg.data``), listed, not decoded."""
+    from pix2gan.data.paired import open_paired
+    from pix2gan.data.sequences import open_sequences
+
+    spec = spec or cfg.data
+    if cfg.task == "colorize":
+        return open_photos(spec, cfg.load_size)
+    if cfg.task == "nextframe":
+        return open_sequences(spec, cfg.frame_channels, cfg.context + 1, cfg.layout)
+    a, b = (cfg.a_channels, cfg.b_channels) if cfg.direction == "AtoB" else (cfg.b_channels, cfg.a_channels)
+    return open_paired(spec, cfg.load_size, a, b, cfg.direction)
+
+
+__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "to_rgb_float", "to_rgb_uint8", "BUILTIN_SETS",
+           "open_photos", "open_source", "Source"]

@@ -5,7 +5,9 @@ Rules, so nothing is silently misaligned:
   middle column);
 - with ``A/`` and ``B/``, files pair by relative path without the extension (``A/x/1.jpg`` ↔ ``B/x/1.png``); a file
   without a partner is skipped with a warning naming it (an error if nothing pairs), and a B whose size differs from
-  its A is resized to A's size (bicubic), with a warning counting them.
+  its A is resized to A's size (bicubic).
+
+Pairs are decoded when drawn (:class:`PairedSource`); an unreadable pair is reported and replaced while training.
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
-from pix2gan.data.photos import PhotoSet, scale_short_side
+from pix2gan.data.photos import scale_short_side, to_chw
+from pix2gan.data.source import Source
 from pix2gan.errors import Pix2GanError
 
 
@@ -53,41 +55,44 @@ def pair_folders(a_dir: Path, b_dir: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def open_paired(spec: str, load_size: int, in_channels: int, out_channels: int, direction: str) -> PhotoSet:
-    """A :class:`PhotoSet` whose images hold the input's channels then the target's, ``(Cin + Cout, H, W)`` uint8,
-    so crops and flips are shared by both sides. ``direction`` "BtoA" makes B the input."""
+class PairedSource(Source):
+    """Pairs decoded when read: the input's channels then the target's, ``(Cin + Cout, H, W)`` uint8 with short side
+    ``load_size``, so crops and flips are shared by both sides. ``direction`` "BtoA" makes B the input.
+
+    ``items`` are ``(A path, B path)`` for two folders or ``(A|B path, None)`` for aligned images, relative to
+    ``root``."""
+
+    def __init__(self, root: Path, items: list[tuple[str, str | None]], load_size: int, in_channels: int,
+                 out_channels: int, direction: str):
+        self.root, self.items, self.load_size = root, items, load_size
+        self.channels, self.direction = (in_channels, out_channels), direction
+        self.names = [a for a, _ in items]
+
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        a_name, b_name = self.items[i]
+        if b_name is None:
+            a, b = split_aligned(read_image(self.root / a_name))
+        else:
+            a, b = read_image(self.root / a_name), read_image(self.root / b_name)
+        if self.direction == "BtoA":
+            a, b = b, a
+        if b.size != a.size:
+            b = b.resize(a.size, Image.BICUBIC)
+        a = scale_short_side(_channels(a, self.channels[0]), self.load_size)
+        b = scale_short_side(_channels(b, self.channels[1]), self.load_size)
+        return torch.cat([to_chw(a), to_chw(b)])
+
+
+def open_paired(spec: str, load_size: int, in_channels: int, out_channels: int, direction: str) -> PairedSource:
+    """A :class:`PairedSource` from a folder of aligned A|B images or a folder holding ``A/`` and ``B/``."""
     root = Path(spec)
     if not root.is_dir():
         raise Pix2GanError(f"{spec}: not a folder (give a folder of aligned A|B images, or one holding A/ and B/)")
     if (root / "A").is_dir() and (root / "B").is_dir():
-        sources = [(lambda a=a, b=b: (read_image(a), read_image(b)), f"{a.relative_to(root)}")
-                   for a, b in pair_folders(root / "A", root / "B")]
+        items = [(a.relative_to(root).as_posix(), b.relative_to(root).as_posix())
+                 for a, b in pair_folders(root / "A", root / "B")]
     else:
-        paths = list_images(root)
-        if not paths:
+        items = [(p.relative_to(root).as_posix(), None) for p in list_images(root)]
+        if not items:
             raise Pix2GanError(f"{root}: no images found")
-        sources = [(lambda p=p: split_aligned(read_image(p)), str(p.relative_to(root))) for p in paths]
-    images, names, resized, bad = [], [], 0, 0
-    for load, name in sources:
-        try:
-            a, b = load()
-        except Pix2GanError as e:
-            print(f"warning: skipped {e}", file=sys.stderr)
-            bad += 1
-            continue
-        if direction == "BtoA":
-            a, b = b, a
-        if b.size != a.size:
-            b = b.resize(a.size, Image.BICUBIC)
-            resized += 1
-        a = scale_short_side(_channels(a, in_channels), load_size)
-        b = scale_short_side(_channels(b, out_channels), load_size)
-        both = np.concatenate([np.atleast_3d(np.asarray(a)), np.atleast_3d(np.asarray(b))], axis=2)
-        images.append(torch.from_numpy(np.ascontiguousarray(both.transpose(2, 0, 1))))
-        names.append(name)
-    if resized:
-        print(f"warning: {resized} B image(s) differed in size from their A and were resized to it", file=sys.stderr)
-    if not images:
-        raise Pix2GanError(f"{root}: none of the pairs could be read")
-    return PhotoSet(images, names)
-
+    return PairedSource(root, items, load_size, in_channels, out_channels, direction)

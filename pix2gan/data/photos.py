@@ -1,8 +1,7 @@
-"""Colour photo sets for colorization: a folder or a built-in set, decoded once, cropped from uint8 tensors."""
+"""Colour photo sources for colorization: a folder (decoded when drawn) or a built-in set (in memory)."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -11,10 +10,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from tqdm import tqdm
 
 from pix2gan.data.bimodal import hue_metrics, make_bimodal_colors
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
+from pix2gan.data.source import Source, Unfit
 from pix2gan.errors import Pix2GanError
 
 
@@ -54,102 +53,63 @@ def scale_short_side(img: Image.Image, short: int) -> Image.Image:
     return img.resize((max(short, round(w * s)), max(short, round(h * s))), Image.BICUBIC)
 
 
-class PhotoSet:
-    """Images held as ``(C, H, W)`` uint8 tensors (C = 3 for photos; paired data stacks both sides), each scaled so
-    its short side is ``load_size``.
+def to_chw(img: Image.Image) -> Tensor:
+    """A PIL image (L or RGB) → uint8 ``(C, H, W)``."""
+    return torch.from_numpy(np.array(np.atleast_3d(np.asarray(img)).transpose(2, 0, 1), order="C"))
 
-    :meth:`batch` draws random crops (with random horizontal flips) from a seeded generator, so a batch is a pure
-    function of the generator's state: a resumed run draws exactly the batches the uninterrupted one would.
-    """
 
-    def __init__(self, images: list[Tensor], names: list[str]):
-        if not images:
-            raise Pix2GanError("the photo set is empty")
-        self.images, self.names = images, names
+#: A photo is gray when fewer than 1% of its pixels have a channel spread (max − min of R, G, B) above this.
+GRAY_SPREAD = 12
 
-    @classmethod
-    def from_arrays(cls, named: list[tuple[str, np.ndarray]], load_size: int) -> PhotoSet:
-        images = []
-        for _, arr in named:
-            img = scale_short_side(Image.fromarray(arr[..., :3]), load_size)
-            images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous())
-        return cls(images, [n for n, _ in named])
 
-    @classmethod
-    def from_folder(cls, root: Path, load_size: int, progress: bool = True) -> PhotoSet:
-        paths = list_images(root)
-        if not paths:
+def is_gray(x: Tensor) -> bool:
+    """True for an sRGB uint8 ``(3, H, W)`` image without colour (JPEG chroma noise aside)."""
+    spread = x.max(0).values.int() - x.min(0).values.int()
+    return bool((spread > GRAY_SPREAD).float().mean() < 0.01)
+
+
+class PhotoFolder(Source):
+    """Colour photos under ``root``, decoded when read: sRGB uint8 ``(3, H, W)`` with short side ``load_size``
+    (JPEGs decoded at a reduced scale where that size allows). Photos that are already gray raise :class:`Unfit`."""
+
+    def __init__(self, root: Path, load_size: int):
+        self.root, self.load_size = root, load_size
+        self.names = [p.relative_to(root).as_posix() for p in list_images(root)]
+        if not self.names:
             raise Pix2GanError(f"{root}: no images found (looked for {', '.join(sorted(_COMMON))}, ...)")
-        images, names, bad = [], [], 0
-        for p in tqdm(paths, desc="loading photos", unit="img", disable=not progress, file=sys.stderr):
-            try:
-                img = scale_short_side(Image.fromarray(to_rgb_uint8(read_image(p))), load_size)
-            except Pix2GanError as e:
-                print(f"warning: skipped {e}", file=sys.stderr)
-                bad += 1
-                continue
-            images.append(torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous())
-            names.append(str(p.relative_to(root)))
-        if not images:
-            raise Pix2GanError(f"{root}: none of its {len(paths)} image files could be read")
-        return cls(images, names)
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def batch(self, gen: torch.Generator, batch_size: int, size: int) -> Tensor:
-        """``(batch_size, C, size, size)`` uint8 random crops, randomly flipped, drawn with ``gen``."""
-        out = torch.empty(batch_size, self.images[0].shape[0], size, size, dtype=torch.uint8)
-        picks = torch.randint(len(self.images), (batch_size,), generator=gen)
-        for i, k in enumerate(picks.tolist()):
-            img = self.images[k]
-            top = int(torch.randint(img.shape[1] - size + 1, (1,), generator=gen))
-            left = int(torch.randint(img.shape[2] - size + 1, (1,), generator=gen))
-            crop = img[:, top:top + size, left:left + size]
-            out[i] = crop.flip(-1) if bool(torch.rand(1, generator=gen) < 0.5) else crop
-        return out
-
-    def split(self, fraction: float, seed: int) -> tuple[PhotoSet, PhotoSet | None]:
-        """(train, held-out): ``fraction`` of the images held out whole (see :func:`holdout_indices`);
-        ``fraction`` 0 gives (self, None)."""
-        if fraction <= 0:
-            return self, None
-        train, held = holdout_indices(len(self), fraction, seed)
-        pick = lambda idx: PhotoSet([self.images[i] for i in idx], [self.names[i] for i in idx])  # noqa: E731
-        return pick(train), pick(held)
-
-    def center_batch(self, count: int, size: int) -> Tensor:
-        """``(min(count, len), 3, size, size)`` uint8 centre crops of the first photos (fixed, for sample grids)."""
-        crops = []
-        for img in self.images[:count]:
-            top, left = (img.shape[1] - size) // 2, (img.shape[2] - size) // 2
-            crops.append(img[:, top:top + size, left:left + size])
-        return torch.stack(crops)
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        img = read_image(self.root / self.names[i], min_short=self.load_size)
+        x = to_chw(scale_short_side(Image.fromarray(to_rgb_uint8(img)), self.load_size))
+        if is_gray(x):
+            raise Unfit(f"{self.root / self.names[i]}: a gray photo (nothing to learn colour from)")
+        return x
 
 
-def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """(train, held-out) item indices, sorted: ``fraction`` of ``n`` items (at least one, never all) chosen by
-    ``seed``. The same rule splits photos and sequences."""
-    if n < 2:
-        raise Pix2GanError(f"cannot hold out part of a set of {n} item(s)")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    n_val = min(n - 1, max(1, round(fraction * n)))
-    return sorted(order[n_val:]), sorted(order[:n_val])
+class ArraySource(Source):
+    """Images already in memory (the built-in sets: small), scaled to ``load_size`` when made."""
+
+    def __init__(self, named: list[tuple[str, np.ndarray]], load_size: int):
+        self.names = [n for n, _ in named]
+        self.images = [to_chw(scale_short_side(Image.fromarray(arr[..., :3]), load_size)) for _, arr in named]
+
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        return self.images[i]
 
 
 _COMMON = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def open_photos(spec: str, load_size: int, progress: bool = True) -> PhotoSet:
-    """``builtin:NAME`` or a folder path → :class:`PhotoSet` scaled to ``load_size``."""
+def open_photos(spec: str, load_size: int) -> Source:
+    """``builtin:NAME`` or a folder path → a :class:`Source` of photos scaled to short side ``load_size``."""
     if spec.startswith("builtin:"):
         name = spec.removeprefix("builtin:")
         if name not in BUILTIN_SETS:
             raise Pix2GanError(f"{spec}: unknown built-in set (known: "
                                f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
-        return PhotoSet.from_arrays(BUILTIN_SETS[name].load(load_size), load_size)
+        return ArraySource(BUILTIN_SETS[name].load(load_size), load_size)
     root = Path(spec)
     if not root.is_dir():
         raise Pix2GanError(f"{spec}: not a folder (give a folder of colour images or one of "
                            f"{', '.join('builtin:' + k for k in BUILTIN_SETS)})")
-    return PhotoSet.from_folder(root, load_size, progress)
+    return PhotoFolder(root, load_size)

@@ -1,18 +1,22 @@
-"""Frame sequences for next-frame prediction: folders of frames, animated GIF/APNG, ``.npy`` arrays, built-ins."""
+"""Frame sequences for next-frame prediction: folders of frames, animated GIF/APNG, ``.npy`` arrays, built-ins.
+
+Listing a sequence reads at most a header (a GIF's frame count, a .npy's shape); frames are decoded when a window
+is drawn, and .npy arrays are memory-mapped, so memory does not grow with the data."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageSequence
+from PIL import Image
 from torch import Tensor
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
-from pix2gan.data.photos import holdout_indices
+from pix2gan.data.source import Source
 from pix2gan.errors import Pix2GanError
 
 LAYOUTS = ("auto", "TNHW", "NTHW")
@@ -31,130 +35,137 @@ def frames_to_array(frames: list[np.ndarray], channels: int) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
 
 
-def read_animation(path: Path, channels: int) -> np.ndarray:
-    """All frames of a GIF/APNG/animated WebP (or one frame of a still image) as ``(T, C, H, W)`` uint8."""
-    read_image(path)  # a bad, truncated or oversized file fails here with a one-line error
-    with Image.open(path) as anim:
-        frames = [to_rgb_uint8(f.convert("RGBA")) for f in ImageSequence.Iterator(anim)]
-    return frames_to_array(frames, channels)
+class FrameFolder:
+    """The images directly in a folder, in natural order: one sequence (all frames the same size)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.frames = sorted((p for p in list_images(folder) if p.parent == folder), key=natural_key)
+        if not self.frames:
+            raise Pix2GanError(f"{folder}: no frames found")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def rgb(self, start: int, count: int) -> np.ndarray:
+        frames = [to_rgb_uint8(read_image(p)) for p in self.frames[start:start + count]]
+        sizes = {f.shape for f in frames}
+        if len(sizes) > 1:
+            raise Pix2GanError(f"{self.folder}: frames differ in size "
+                               f"({', '.join(f'{s[1]}×{s[0]}' for s in sorted(sizes))})")
+        return np.stack(frames)
 
 
-def read_frame_folder(folder: Path, channels: int) -> np.ndarray:
-    """The images directly in ``folder``, in natural order, as ``(T, C, H, W)`` uint8 (all the same size)."""
-    paths = sorted((p for p in list_images(folder) if p.parent == folder), key=natural_key)
-    if not paths:
-        raise Pix2GanError(f"{folder}: no frames found")
-    frames = [to_rgb_uint8(read_image(p)) for p in paths]
-    sizes = {f.shape for f in frames}
-    if len(sizes) > 1:
-        raise Pix2GanError(f"{folder}: frames differ in size ({', '.join(f'{s[1]}×{s[0]}' for s in sorted(sizes))})")
-    return frames_to_array(frames, channels)
+class Animation:
+    """The frames of an animated GIF/APNG/WebP (a still image is one frame)."""
+
+    def __init__(self, path: Path):
+        read_image(path)  # a bad, truncated or oversized file fails here with a one-line error
+        self.path = path
+        with Image.open(path) as anim:
+            self.length = getattr(anim, "n_frames", 1)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rgb(self, start: int, count: int) -> np.ndarray:
+        try:
+            with Image.open(self.path) as anim:
+                frames = []
+                for t in range(start, start + count):
+                    anim.seek(t)
+                    frames.append(to_rgb_uint8(anim.convert("RGBA")))
+        except (OSError, ValueError, EOFError) as e:
+            raise Pix2GanError(f"{self.path}: cannot decode frame ({e})") from None
+        return np.stack(frames)
 
 
-def read_npy(path: Path, channels: int, layout: str = "auto") -> list[np.ndarray]:
-    """Sequences from a ``.npy`` array: ``(T, H, W[, C])`` one sequence; ``(T, N, H, W)`` (Moving MNIST) or
-    ``(N, T, H, W)``; ``(N, T, H, W, C)``. uint8, or floats in [0, 1].
+@functools.lru_cache(maxsize=64)
+def _open_npy(path: Path) -> np.ndarray:
+    """A memory-mapped array, opened once per process (workers open their own)."""
+    try:
+        return np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError) as e:
+        raise Pix2GanError(f"{path}: not a readable .npy array ({e})") from None
+
+
+class ArraySequence:
+    """Sequence ``index`` of an array (memory-mapped from a ``.npy`` file, or in memory for the built-in sets):
+    ``(T, H, W[, C])`` when ``index`` is None, else ``(T, N, ...)`` (``t_first``) or ``(N, T, ...)``. Only the
+    frames asked for are read; floats in [0, 1] are converted to uint8 then."""
+
+    def __init__(self, source: Path | np.ndarray, index: int | None, t_first: bool):
+        self.source, self.index, self.t_first = source, index, t_first
+        shape = self.array.shape
+        self.length = shape[0] if index is None or t_first else shape[1]
+
+    @property
+    def array(self) -> np.ndarray:
+        return self.source if isinstance(self.source, np.ndarray) else _open_npy(self.source)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rgb(self, start: int, count: int) -> np.ndarray:
+        arr, t = self.array, slice(start, start + count)
+        a = np.asarray(arr[t] if self.index is None else arr[t, self.index] if self.t_first else arr[self.index, t])
+        if a.dtype != np.uint8:
+            a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if a.ndim == 3:
+            a = a[..., None]
+        return np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a[..., :3]
+
+
+def npy_sequences(path: Path, layout: str = "auto") -> list[ArraySequence]:
+    """The sequences of a ``.npy`` array (only its header is read): ``(T, H, W[, C])`` one sequence;
+    ``(T, N, H, W)`` (Moving MNIST) or ``(N, T, H, W)``; ``(N, T, H, W, C)``. uint8, or floats in [0, 1].
 
     ``layout`` "auto" reads a 4-D array as (T, N, ...) when N is at least 4× T, as (N, T, ...) when T is at
     least 4× N, and refuses anything in between (name it with ``--layout``).
     """
-    try:
-        arr = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError) as e:
-        raise Pix2GanError(f"{path}: not a readable .npy array ({e})") from None
-    if arr.dtype != np.uint8:
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise Pix2GanError(f"{path}: dtype {arr.dtype} (expected uint8, or floats in [0, 1])")
-        arr = (np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8)
+    arr = _open_npy(path)
+    if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
+        raise Pix2GanError(f"{path}: dtype {arr.dtype} (expected uint8, or floats in [0, 1])")
     shape = arr.shape
     if arr.ndim == 3 or (arr.ndim == 4 and shape[-1] in (1, 3) and layout == "auto" and shape[-2] > 4):
-        seqs = [np.asarray(arr)]  # one sequence (T, H, W[, C])
-    elif arr.ndim == 4:
+        return [ArraySequence(path, None, True)]  # one sequence (T, H, W[, C])
+    if arr.ndim == 4:
         t_first = layout == "TNHW" or (layout == "auto" and shape[1] >= 4 * shape[0])
         n_first = layout == "NTHW" or (layout == "auto" and shape[0] >= 4 * shape[1])
         if not (t_first or n_first):
             raise Pix2GanError(f"{path}: shape {shape} could be (T, N, H, W) or (N, T, H, W); say which with "
                                f"--layout TNHW or --layout NTHW")
-        data = np.asarray(arr).transpose(1, 0, 2, 3) if t_first else np.asarray(arr)
-        seqs = list(data)
-    elif arr.ndim == 5:
-        seqs = list(np.asarray(arr))
-    else:
-        raise Pix2GanError(f"{path}: shape {shape} is not a sequence array (expected 3 to 5 dimensions)")
-    out = []
-    for s in seqs:
-        if s.ndim == 3:
-            s = s[..., None]
-        rgb = np.repeat(s, 3, axis=-1) if s.shape[-1] == 1 else s[..., :3]
-        out.append(frames_to_array(list(rgb), channels))
-    return out
+        return [ArraySequence(path, i, t_first) for i in range(shape[1] if t_first else shape[0])]
+    if arr.ndim == 5:
+        return [ArraySequence(path, i, False) for i in range(shape[0])]
+    raise Pix2GanError(f"{path}: shape {shape} is not a sequence array (expected 3 to 5 dimensions)")
 
 
-class SequenceSet:
-    """Sequences ``(T, C, H, W)`` uint8; draws windows of ``context + 1`` consecutive frames.
+class SequenceSource(Source):
+    """Sequences read when drawn: :meth:`read` gives a window of ``window`` consecutive frames
+    ``(window, C, H, W)`` uint8 (C = 1: luma, or 3), its start drawn with the generator."""
 
-    :meth:`batch` picks a sequence, a start frame, a crop of ``size`` and a horizontal flip (the same for the whole
-    window) from a seeded generator, and returns ``(B, context + 1, C, size, size)`` uint8.
-    """
+    def __init__(self, sequences: list, names: list[str], channels: int, window: int):
+        self.sequences, self.names, self.channels, self.window = sequences, names, channels, window
 
-    def __init__(self, sequences: list[Tensor], names: list[str], context: int):
-        self.context = context
-        keep = [(s, n) for s, n in zip(sequences, names) if s.shape[0] >= context + 1]
-        skipped = len(sequences) - len(keep)
-        if skipped:
-            print(f"warning: skipped {skipped} sequence(s) shorter than context + 1 = {context + 1} frames",
-                  file=sys.stderr)
-        if not keep:
-            raise Pix2GanError(f"no sequence has the {context + 1} frames that --context {context} needs")
-        self.sequences = [s for s, _ in keep]
-        self.names = [n for _, n in keep]
+    def frames(self, i: int, start: int, count: int) -> np.ndarray:
+        """Frames ``start`` to ``start + count`` of sequence ``i``, ``(count, C, H, W)`` uint8."""
+        return frames_to_array(list(self.sequences[i].rgb(start, count)), self.channels)
 
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def check_size(self, size: int) -> None:
-        small = [n for s, n in zip(self.sequences, self.names) if min(s.shape[-2:]) < size]
-        if small:
-            raise Pix2GanError(f"{small[0]}: frames smaller than --size {size} ({len(small)} sequence(s))")
-
-    def batch(self, gen: torch.Generator, batch_size: int, size: int) -> Tensor:
-        k = self.context + 1
-        picks = torch.randint(len(self.sequences), (batch_size,), generator=gen).tolist()
-        out = []
-        for i in picks:
-            seq = self.sequences[i]
-            t = int(torch.randint(seq.shape[0] - k + 1, (1,), generator=gen))
-            top = int(torch.randint(seq.shape[2] - size + 1, (1,), generator=gen))
-            left = int(torch.randint(seq.shape[3] - size + 1, (1,), generator=gen))
-            window = seq[t:t + k, :, top:top + size, left:left + size]
-            out.append(window.flip(-1) if bool(torch.rand(1, generator=gen) < 0.5) else window)
-        return torch.stack(out)
-
-    def center_batch(self, count: int, size: int) -> Tensor:
-        out = []
-        for seq in self.sequences[:count]:
-            top, left = (seq.shape[2] - size) // 2, (seq.shape[3] - size) // 2
-            out.append(seq[:self.context + 1, :, top:top + size, left:left + size])
-        return torch.stack(out)
-
-    def split(self, fraction: float, seed: int) -> tuple[SequenceSet, SequenceSet | None]:
-        """(train, held-out) by whole sequences, with the photos' rule (:func:`holdout_indices`)."""
-        if fraction <= 0:
-            return self, None
-        train, held = holdout_indices(len(self), fraction, seed)
-        pick = lambda idx: SequenceSet([self.sequences[i] for i in idx], [self.names[i] for i in idx],  # noqa: E731
-                                       self.context)
-        return pick(train), pick(held)
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        free = len(self.sequences[i]) - self.window + 1
+        t = int(torch.randint(free, (1,), generator=gen)) if gen is not None else 0
+        return torch.from_numpy(self.frames(i, t, self.window))
 
 
-def _builtin(stochastic: bool):
+def _builtin(stochastic: bool) -> list[ArraySequence]:
     from pix2gan.data.moving_digits import make_moving_digits
 
-    arr = make_moving_digits(500, stochastic=stochastic, seed=1 if stochastic else 0)
-    return [np.ascontiguousarray(arr[:, i, None]) for i in range(arr.shape[1])]  # (T, 1, H, W) each
+    arr = make_moving_digits(500, stochastic=stochastic, seed=1 if stochastic else 0)  # (T, N, H, W)
+    return [ArraySequence(arr, i, True) for i in range(arr.shape[1])]
 
 
-#: ``builtin:NAME`` sequence sets → (description, loader of (T, 1, H, W) uint8 sequences).
+#: ``builtin:NAME`` sequence sets → (description, maker of the sequences).
 BUILTIN_SEQUENCES = {
     "moving-digits": ("500 Moving-MNIST-style sequences: 20 frames, 64 px, 2 bouncing digits drawn with PIL's font",
                       lambda: _builtin(False)),
@@ -163,42 +174,41 @@ BUILTIN_SEQUENCES = {
 }
 
 
-def read_sequences(spec: str, channels: int, layout: str = "auto") -> tuple[list[np.ndarray], list[str]]:
-    """Sequences ``(T, C, H, W)`` uint8 and their names from ``builtin:NAME``, a ``.npy`` file, an animation, a
-    folder of frames, or a folder holding any of those (sub-folders of frames, GIF/APNG files, .npy files)."""
+def list_sequences(spec: str, layout: str = "auto") -> tuple[list, list[str]]:
+    """The sequences of ``builtin:NAME``, a ``.npy`` file, an animation, a folder of frames, or a folder holding any
+    of those (sub-folders of frames, GIF/APNG files, .npy files), and their names; nothing is decoded."""
     if spec.startswith("builtin:"):
         name = spec.removeprefix("builtin:")
         if name not in BUILTIN_SEQUENCES:
             raise Pix2GanError(f"{spec}: unknown built-in sequence set (known: "
                                f"{', '.join('builtin:' + k for k in BUILTIN_SEQUENCES)})")
         seqs = BUILTIN_SEQUENCES[name][1]()
-        seqs = [np.repeat(s, 3, axis=1) if channels == 3 else s for s in seqs]
         return seqs, [f"{name}[{i}]" for i in range(len(seqs))]
     path = Path(spec)
     if not path.exists():
         raise Pix2GanError(f"{spec}: no such file or folder")
     if path.is_file():
         if path.suffix.lower() == ".npy":
-            seqs = read_npy(path, channels, layout)
-            return seqs, [f"{path}[{i}]" for i in range(len(seqs))] if len(seqs) > 1 else [str(path)]
-        return [read_animation(path, channels)], [str(path)]
-    seqs, names = [], []
+            seqs = npy_sequences(path, layout)
+            return seqs, [f"{path.name}[{i}]" for i in range(len(seqs))] if len(seqs) > 1 else [path.name]
+        return [Animation(path)], [path.name]
     direct = [p for p in list_images(path) if p.parent == path]
     subdirs = sorted((d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")), key=natural_key)
     animations = [p for p in direct if p.suffix.lower() in (".gif", ".apng", ".webp", ".png") and _is_animated(p)]
     npys = sorted(path.glob("*.npy"), key=natural_key)
     if direct and not animations and not subdirs and not npys:
-        return [read_frame_folder(path, channels)], [str(path)]  # the folder itself is one sequence
+        return [FrameFolder(path)], ["."]  # the folder itself is one sequence
+    seqs, names = [], []
     for sub in subdirs:
-        seqs.append(read_frame_folder(sub, channels))
-        names.append(str(sub))
+        seqs.append(FrameFolder(sub))
+        names.append(sub.name)
     for anim in animations:
-        seqs.append(read_animation(anim, channels))
-        names.append(str(anim))
+        seqs.append(Animation(anim))
+        names.append(anim.name)
     for npy in npys:
-        more = read_npy(npy, channels, layout)
+        more = npy_sequences(npy, layout)
         seqs += more
-        names += [f"{npy}[{i}]" for i in range(len(more))]
+        names += [f"{npy.name}[{i}]" for i in range(len(more))]
     if not seqs:
         raise Pix2GanError(f"{spec}: no sequences found (frame folders, GIF/APNG files or .npy arrays)")
     return seqs, names
@@ -212,6 +222,14 @@ def _is_animated(path: Path) -> bool:
         return False
 
 
-def open_sequences(spec: str, channels: int, context: int, layout: str = "auto") -> SequenceSet:
-    seqs, names = read_sequences(spec, channels, layout)
-    return SequenceSet([torch.from_numpy(s) for s in seqs], names, context)
+def open_sequences(spec: str, channels: int, min_frames: int, layout: str = "auto") -> SequenceSource:
+    """A :class:`SequenceSource` of windows of ``min_frames`` frames; shorter sequences are skipped with a
+    warning."""
+    seqs, names = list_sequences(spec, layout)
+    keep = [i for i, s in enumerate(seqs) if len(s) >= min_frames]
+    if len(keep) < len(seqs):
+        print(f"warning: skipped {len(seqs) - len(keep)} sequence(s) shorter than context + 1 = {min_frames} frames",
+              file=sys.stderr)
+    if not keep:
+        raise Pix2GanError(f"{spec}: no sequence has the {min_frames} frames needed")
+    return SequenceSource([seqs[i] for i in keep], [names[i] for i in keep], channels, min_frames)

@@ -1,7 +1,14 @@
 """Task adapters: how a sample becomes ``(cond, real)`` tensors and how a generator output becomes pixels again.
 
-The training loop never asks which task it runs; it calls ``task.open_data``, ``task.to_tensors`` and
-``task.to_rgb``. A task knows its channel counts (``cond_channels``, ``out_channels``) from the config alone.
+One small interface, used by training and inference alike (the loop never asks which task it runs):
+
+- ``cond_channels``, ``out_channels``: known from the config alone;
+- ``to_tensors(batch, device)``: a drawn uint8 sample batch → ``(cond, real)`` in the networks' ranges;
+- ``cond(pixels)``: the input part alone (inference), uint8 or float in [0, 1];
+- ``to_rgb(cond, out)``, ``cond_to_rgb(cond)``: pictures ``(B, 3, H, W)`` in [0, 1] (metrics, grids);
+- ``to_pixels(out)``: an output as uint8 in its own channels (the files ``predict`` and ``translate`` write).
+
+Reading files is :mod:`pix2gan.data`'s job (``open_source``).
 """
 
 from pix2gan.tasks.colorize import ColorizeTask

@@ -6,7 +6,7 @@ import kornia.color
 import torch
 from torch import Tensor
 
-from pix2gan.data.photos import PhotoSet, open_photos
+from pix2gan.tasks.pixels import unit
 
 L_SCALE, AB_SCALE = 50.0, 110.0
 
@@ -35,17 +35,21 @@ class ColorizeTask:
     def from_config(cls, cfg) -> ColorizeTask:
         return cls()
 
-    def open_data(self, spec: str, cfg, progress: bool = True) -> PhotoSet:
-        """A folder of colour images or ``builtin:NAME``, scaled to short side ``cfg.load_size``."""
-        return open_photos(spec, cfg.load_size, progress)
-
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """uint8 ``(B, 3, H, W)`` sRGB → ``cond (B, 1, H, W)`` in [-1, 1], ``real (B, 2, H, W)`` in about [-1, 1]."""
-        return rgb_to_lab_tensors(batch.to(device, non_blocking=True).float() / 255.0)
+        return rgb_to_lab_tensors(unit(batch.to(device, non_blocking=True)))
+
+    def cond(self, pixels: Tensor) -> Tensor:
+        """sRGB ``(B, 3, H, W)`` (uint8, or float in [0, 1]; gray images have R = G = B) → L ``(B, 1, H, W)``."""
+        return rgb_to_lab_tensors(unit(pixels))[0]
 
     def to_rgb(self, cond: Tensor, out: Tensor) -> Tensor:
         """``cond`` (L) and a generator output or target (ab) → sRGB ``(B, 3, H, W)`` in [0, 1]."""
         return lab_tensors_to_rgb(cond, out)
+
+    def to_pixels(self, cond: Tensor, out: Tensor) -> Tensor:
+        """sRGB uint8 ``(B, 3, H, W)``."""
+        return (self.to_rgb(cond, out) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
 
     def cond_to_rgb(self, cond: Tensor) -> Tensor:
         """The condition as a picture: the gray image ``(B, 3, H, W)`` in [0, 1]."""

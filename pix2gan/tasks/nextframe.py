@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pix2gan.data.sequences import SequenceSet, open_sequences
+from pix2gan.tasks.pixels import signed_to_rgb, signed_to_uint8, to_signed
 
 
 class NextFrameTask:
@@ -23,26 +23,23 @@ class NextFrameTask:
     def from_config(cls, cfg) -> NextFrameTask:
         return cls(cfg.context, cfg.frame_channels, cfg.layout)
 
-    def open_data(self, spec: str, cfg, progress: bool = True) -> SequenceSet:
-        """Sequences from ``builtin:NAME``, a .npy file, an animation or a folder (frames at native size,
-        cropped to ``cfg.size``)."""
-        data = open_sequences(spec, self.channels, self.context, self.layout)
-        data.check_size(cfg.size)
-        return data
-
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        x = batch.to(device, non_blocking=True).float() / 127.5 - 1.0
+        x = to_signed(batch.to(device, non_blocking=True))
         return x[:, :self.context].flatten(1, 2), x[:, self.context]
 
-    def frames_to_cond(self, frames: Tensor) -> Tensor:
-        """``(B, context, C, H, W)`` in [-1, 1] → the stacked condition ``(B, context·C, H, W)``."""
-        return frames.flatten(1, 2)
+    def cond(self, frames: Tensor) -> Tensor:
+        """The last ``context`` frames ``(B, T ≥ context, C, H, W)`` (uint8, or float in [0, 1]) → the stacked
+        condition ``(B, context·C, H, W)`` in [-1, 1]."""
+        return to_signed(frames[:, -self.context:]).flatten(1, 2)
 
     def to_rgb(self, cond: Tensor, out: Tensor) -> Tensor:
         """A frame ``(B, C, H, W)`` in [-1, 1] → ``(B, 3, H, W)`` in [0, 1]."""
-        rgb = (out.clamp(-1, 1) + 1) / 2
-        return rgb.expand(-1, 3, -1, -1) if rgb.shape[1] == 1 else rgb
+        return signed_to_rgb(out)
+
+    def to_pixels(self, cond: Tensor, out: Tensor) -> Tensor:
+        """A frame as uint8 ``(B, C, H, W)``."""
+        return signed_to_uint8(out)
 
     def cond_to_rgb(self, cond: Tensor) -> Tensor:
         """The last context frame as a picture."""
-        return self.to_rgb(cond, cond[:, -self.channels:])
+        return signed_to_rgb(cond[:, -self.channels:])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pix2gan.data.paired import open_paired
-from pix2gan.data.photos import PhotoSet
+from pix2gan.tasks.pixels import signed_to_rgb, signed_to_uint8, to_signed
 
 
 class PairedTask:
@@ -23,22 +22,21 @@ class PairedTask:
         a, b = cfg.a_channels, cfg.b_channels
         return cls(a, b, "AtoB") if cfg.direction == "AtoB" else cls(b, a, "BtoA")
 
-    def open_data(self, spec: str, cfg, progress: bool = True) -> PhotoSet:
-        """A folder of aligned A|B images, or a folder holding ``A/`` and ``B/`` (see :mod:`pix2gan.data.paired`)."""
-        return open_paired(spec, cfg.load_size, self.cond_channels, self.out_channels, self.direction)
-
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        x = batch.to(device, non_blocking=True).float() / 127.5 - 1.0
+        x = to_signed(batch.to(device, non_blocking=True))
         return x[:, :self.cond_channels], x[:, self.cond_channels:]
 
-    @staticmethod
-    def _rgb(x: Tensor) -> Tensor:
-        x = (x.clamp(-1, 1) + 1) / 2
-        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+    def cond(self, pixels: Tensor) -> Tensor:
+        """The input side ``(B, Cin, H, W)`` (uint8, or float in [0, 1]) → [-1, 1]."""
+        return to_signed(pixels)
 
     def to_rgb(self, cond: Tensor, out: Tensor) -> Tensor:
         """A B-side image ``(B, Cout, H, W)`` in [-1, 1] → ``(B, 3, H, W)`` in [0, 1]."""
-        return self._rgb(out)
+        return signed_to_rgb(out)
+
+    def to_pixels(self, cond: Tensor, out: Tensor) -> Tensor:
+        """The output side as uint8 ``(B, Cout, H, W)``."""
+        return signed_to_uint8(out)
 
     def cond_to_rgb(self, cond: Tensor) -> Tensor:
-        return self._rgb(cond)
+        return signed_to_rgb(cond)

@@ -1,0 +1,270 @@
+"""Per-item data sources, and the draws that turn ``(seed, step, k, slot)`` into training crops.
+
+A source holds a listing (stable names: relative paths, never pixels) and decodes one item when it is read. Which
+item, crop and flip slot ``slot`` of batch ``k`` of step ``step`` gets is a pure function of those numbers and the
+seed (:class:`Draws`), so a run with 0 or 4 DataLoader workers, resumed or not, on 1 or N processes, trains on the
+same batches. (stylegan2-ada-pytorch's lazy dataset and seeded sampler are the model.)
+
+An item that fails to decode is replaced by the next draw of the same generator (deterministic) and reported as an
+event; an item that is readable but unfit (a gray photo for colorization) raises :class:`Unfit` and is replaced too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from pix2gan.errors import Pix2GanError
+
+#: Draws in a row that may fail before a sample gives up (far beyond any tolerable fraction of bad files).
+MAX_TRIES = 64
+
+
+class Unfit(Pix2GanError):
+    """A readable item that training leaves out (e.g. a photo that is already gray, for colorization)."""
+
+
+class Source:
+    """A listing of items, each decoded when read. Subclasses set ``names`` and implement :meth:`read`."""
+
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        """Item ``i`` as uint8 ``(C, H, W)`` (images) or ``(T, C, H, W)`` (windows of frames); ``gen`` draws any
+        choice inside the item (a window's start), None takes the first."""
+        raise NotImplementedError
+
+    def subset(self, indices: list[int]) -> Source:
+        return Subset(self, indices)
+
+    def readable(self, i: int) -> bool:
+        """Whether item ``i`` can be read now (unfit items are readable)."""
+        try:
+            self.read(i)
+        except Unfit:
+            return True
+        except Exception:  # noqa: BLE001 - any failure means no
+            return False
+        return True
+
+
+class Subset(Source):
+    """The items ``indices`` of ``source`` (a view: nothing is copied or read)."""
+
+    def __init__(self, source: Source, indices: list[int]):
+        self.source, self.indices = source, list(indices)
+        self.names = [source.names[i] for i in self.indices]
+
+    def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
+        return self.source.read(self.indices[i], gen)
+
+
+def fingerprint(names: list[str]) -> dict:
+    """What a listing was: its size and a SHA-256 of its names (order included); stored in checkpoints."""
+    h = hashlib.sha256()
+    for n in names:
+        h.update(n.encode("utf-8", "surrogateescape") + b"\0")
+    return {"count": len(names), "sha256": h.hexdigest()}
+
+
+def _unit_hash(name: str) -> float:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[:8], "big") / 2.0 ** 64
+
+
+def holdout_split(names: list[str], fraction: float) -> tuple[list[int], list[int]]:
+    """(train, held-out) indices: an item is held out when a hash of its name falls below ``fraction``, so adding
+    items never moves an existing one between the two. At least one item on each side."""
+    if fraction <= 0:
+        return list(range(len(names))), []
+    if len(names) < 2:
+        raise Pix2GanError(f"cannot hold out part of a set of {len(names)} item(s)")
+    h = [_unit_hash(n) for n in names]
+    held = [i for i, v in enumerate(h) if v < fraction]
+    if not held:  # tiny sets: the lowest hash
+        held = [min(range(len(h)), key=h.__getitem__)]
+    if len(held) == len(names):
+        held.remove(max(held, key=h.__getitem__))
+    held_set = set(held)
+    return [i for i in range(len(names)) if i not in held_set], held
+
+
+def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:
+    """The random stream of one sample: a pure function of its arguments."""
+    state = np.random.SeedSequence([seed, step, k, 0, slot]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def random_crop(x: Tensor, gen: torch.Generator, size: int) -> Tensor:
+    """A ``size`` × ``size`` crop of ``x`` ``(..., H, W)``, flipped horizontally with probability ½, drawn with
+    ``gen`` (the same crop and flip for every leading index: a pair's two sides, a window's frames)."""
+    top = int(torch.randint(x.shape[-2] - size + 1, (1,), generator=gen))
+    left = int(torch.randint(x.shape[-1] - size + 1, (1,), generator=gen))
+    crop = x[..., top:top + size, left:left + size]
+    return crop.flip(-1) if bool(torch.rand(1, generator=gen) < 0.5) else crop
+
+
+def center_crop(x: Tensor, size: int) -> Tensor:
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    return x[..., top:top + size, left:left + size]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An item replaced in a draw: ``kind`` "bad" (could not be read) or "unfit" (left out on purpose)."""
+
+    kind: str
+    name: str
+    message: str
+
+
+class Draws(Dataset):
+    """``draws[(step, k, slot)]`` → ``(crop, events)``: the sample that slot of batch ``k`` of ``step`` gets.
+
+    The item is drawn uniformly from ``source`` by :func:`sample_generator`; a bad or unfit item is replaced by the
+    next draw of the same generator. A crop is ``(C, size, size)`` or ``(T, C, size, size)`` uint8.
+    """
+
+    def __init__(self, source: Source, seed: int, size: int):
+        if len(source) == 0:
+            raise Pix2GanError("no items to draw from")
+        self.source, self.seed, self.size = source, seed, size
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, key: tuple[int, int, int]) -> tuple[Tensor, list[Event]]:
+        gen = sample_generator(self.seed, *key)
+        events: list[Event] = []
+        for _ in range(MAX_TRIES):
+            i = int(torch.randint(len(self.source), (1,), generator=gen))
+            name = self.source.names[i]
+            try:
+                x = self.source.read(i, gen)
+                if min(x.shape[-2:]) < self.size:
+                    raise Pix2GanError(f"{name}: {x.shape[-1]}×{x.shape[-2]} is smaller than --size {self.size}")
+            except Unfit as e:
+                events.append(Event("unfit", name, str(e)))
+                continue
+            except Exception as e:  # noqa: BLE001 - any failure of one file is one line naming it; the run goes on
+                message = str(e) if isinstance(e, Pix2GanError) else f"{name}: {type(e).__name__}: {e}"
+                events.append(Event("bad", name, message))
+                continue
+            return random_crop(x, gen, self.size).contiguous(), events
+        raise Pix2GanError(f"{MAX_TRIES} draws in a row could not be used; the last: {events[-1].message}")
+
+
+def collate(samples: list[tuple[Tensor, list[Event]]]) -> tuple[Tensor, list[Event]]:
+    return torch.stack([s for s, _ in samples]), [e for _, ev in samples for e in ev]
+
+
+class StepBatches(Sampler):
+    """The keys of every batch from step ``start`` to ``stop``: ``batches_per_step`` batches per step, each the
+    slots ``slots`` (this process's slice of the global batch)."""
+
+    def __init__(self, start: int, stop: int, batches_per_step: int, slots: range):
+        self.start, self.stop, self.per_step, self.slots = start, stop, batches_per_step, slots
+
+    def __iter__(self):
+        for step in range(self.start, self.stop):
+            for k in range(self.per_step):
+                yield [(step, k, s) for s in self.slots]
+
+    def __len__(self) -> int:
+        return max(0, self.stop - self.start) * self.per_step
+
+
+def default_workers() -> int:
+    """DataLoader worker processes when ``--workers`` is not given: one per CPU beyond the first two (which the
+    training step keeps busy), at least one, at most 8."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(8, max(1, cpus - 2))
+
+
+def _worker_init(_: int) -> None:
+    # Ctrl-C reaches the whole process group: the main process finishes its step and checkpoints, so the workers
+    # must keep serving it; they exit with it (PyTorch's watchdog), never on their own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def draw_loader(draws: Draws, batches: StepBatches, workers: int, pin_memory: bool = False) -> DataLoader:
+    """Batches ``(uint8 crops, events)`` in key order, decoded by ``workers`` processes (0: in this one), each
+    prefetching 4 batches ahead."""
+    return DataLoader(draws, batch_sampler=batches, collate_fn=collate, num_workers=workers, pin_memory=pin_memory,
+                      prefetch_factor=4 if workers else None, persistent_workers=workers > 0,
+                      worker_init_fn=_worker_init if workers else None)
+
+
+def fixed_batches(source: Source, seed: int, count: int, size: int, batch_size: int = 16) -> list[Tensor]:
+    """``count`` crops drawn with ``seed`` in batches (step 0, batch b, slot j): the same for every caller — the
+    evaluation crops of ``evaluate`` and ``compare``."""
+    draws = Draws(source, seed, size)
+    return [collate([draws[(0, b, j)] for j in range(min(batch_size, count - b * batch_size))])[0]
+            for b in range((count + batch_size - 1) // batch_size)]
+
+
+def center_batch(source: Source, count: int, size: int) -> Tensor:
+    """Centre crops of the first ``count`` usable items (unreadable, unfit or too small ones are passed over)."""
+    crops = []
+    for i in range(len(source)):
+        try:
+            x = source.read(i)
+        except Exception:  # noqa: BLE001 - reported when drawn for training
+            continue
+        if min(x.shape[-2:]) >= size:
+            crops.append(center_crop(x, size))
+        if len(crops) == count:
+            break
+    if not crops:
+        raise Pix2GanError(f"no item of the data is readable at --size {size} (first: {source.names[0]})")
+    return torch.stack(crops)
+
+
+@dataclass
+class DataHealth:
+    """Items replaced while training: each reported once, counted in ``log.jsonl``; more than ``max_bad`` of the
+    listing unreadable stops the run."""
+
+    total: int
+    max_bad: float = 0.01
+    bad: dict[str, str] = field(default_factory=dict)
+    unfit: set[str] = field(default_factory=set)
+
+    def record(self, events: list[Event]) -> list[str]:
+        """Note ``events``; return the lines to print (the first time each file is met)."""
+        lines = []
+        for e in events:
+            if e.kind == "bad" and e.name not in self.bad:
+                self.bad[e.name] = e.message
+                lines.append(f"warning: skipped {e.message} (replaced by another sample; counted in data_bad)")
+            elif e.kind == "unfit" and e.name not in self.unfit:
+                self.unfit.add(e.name)
+                if len(self.unfit) == 1:
+                    lines.append(f"note: {e.message}: left out of training, as every such item will be "
+                                 f"(counted in data_unfit)")
+        return lines
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {**({"data_bad": len(self.bad)} if self.bad else {}),
+                **({"data_unfit": len(self.unfit)} if self.unfit else {})}
+
+    def over_limit(self) -> bool:
+        return len(self.bad) > self.max_bad * self.total
+
+    def limit_message(self) -> str:
+        """Why the run stops (on a rank whose own files were fine, that another's were not)."""
+        if not self.over_limit():
+            return f"another process met more unreadable files than --max-bad-files {self.max_bad:g} allows"
+        return (f"{len(self.bad)} of {self.total} files could not be read ({100 * len(self.bad) / self.total:.2g}% > "
+                f"--max-bad-files {self.max_bad:g} = {100 * self.max_bad:g}%); first: {next(iter(self.bad.values()))}")
