@@ -126,6 +126,10 @@ def cmd_train(args) -> int:
         return 130 if trainer.interrupted else 0
     figures = ", ".join(f"{k} {metrics[k]:.4g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics)
     print(f"{out}: step {trainer.step}/{trainer.cfg.steps}" + (f" ({figures})" if figures else ""))
+    health = trainer.health
+    if health.bad or health.unfit:
+        print(f"data: {len(health.bad)} unreadable file(s) replaced by other samples, {len(health.unfit)} left out "
+              f"as unfit (gray photos) so far, of {health.total} listed")
     if profile:
         print(trainer.timer.table())
     if trainer.interrupted:

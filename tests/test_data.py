@@ -104,11 +104,14 @@ def test_gray_photos_are_left_out_of_colorization_with_a_count(tmp_path, photo_d
     gray = np.asarray(Image.fromarray(make_photo(np.random.default_rng(3))).convert("L"))
     Image.fromarray(np.repeat(gray[..., None], 3, 2)).save(photo_dir / "gray_rgb.jpg", quality=90)  # RGB, but gray
     Image.fromarray(gray).save(photo_dir / "gray_l.png")
-    trainer = Trainer(tiny(data=str(photo_dir), steps=10, workers=0), tmp_path / "run", progress=False)
-    trainer.fit()
-    assert trainer.health.unfit == {"gray_rgb.jpg", "gray_l.png"} and not trainer.health.bad
-    assert "a gray photo" in capsys.readouterr().err
-    assert json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])["data_unfit"] == 2
+    assert main(["train", "--data", str(photo_dir), "--out", str(tmp_path / "run"), "--steps", "10",
+                 "--log-every", "1", *TINY]) == 0
+    out, err = capsys.readouterr()
+    assert "a gray photo" in err and "0 unreadable file(s) replaced by other samples, 2 left out as unfit" in out
+    last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert last["data_unfit"] == 2 and "data_bad" not in last
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")["data"]
+    assert state["unfit"] == ["gray_l.png", "gray_rgb.jpg"] and not state["bad"]
 
 
 def test_large_jpegs_are_decoded_at_a_reduced_scale(tmp_path):
