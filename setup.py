@@ -22,6 +22,9 @@ setup(
         "numpy>=1.24",
         "matplotlib>=3.7",
     ],
-    extras_require={"dev": ["pytest>=7"]},
+    extras_require={
+        "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],
+        "dev": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],
+    },
     entry_points={"console_scripts": ["pix2gan=pix2gan.cli:main"]},
 )

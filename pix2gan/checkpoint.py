@@ -1,8 +1,10 @@
-"""Checkpoints: plain state_dicts + the JSON config, written atomically, loaded with ``weights_only=True``."""
+"""Checkpoints: plain state_dicts + the JSON config, written atomically, loaded with ``weights_only=True``; an
+exported generator in safetensors (weights + config in its metadata) loads the same way."""
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import pickle
 import tempfile
@@ -54,6 +56,16 @@ def load_checkpoint(path: Path, task: str | None = None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise Pix2GanError(f"{path}: no such checkpoint file")
+    if path.suffix.lower() == ".safetensors":
+        state = load_safetensors(path)
+    else:
+        state = _load_torch(path)
+    if task is not None and state["config"]["task"] != task:
+        raise Pix2GanError(f"{path}: a checkpoint for the {state['config']['task']!r} task, not {task!r}")
+    return state
+
+
+def _load_torch(path: Path) -> dict:
     if not zipfile.is_zipfile(path):
         raise Pix2GanError(f"{path}: not a readable checkpoint (not a torch.save archive; truncated or another format)")
     try:
@@ -68,6 +80,36 @@ def load_checkpoint(path: Path, task: str | None = None) -> dict:
         raise Pix2GanError(f"{path}: not a pix2gan checkpoint")
     if state.get("version", 0) > VERSION:
         raise Pix2GanError(f"{path}: written by a newer pix2gan (format {state['version']}, this one reads {VERSION})")
-    if task is not None and state["config"]["task"] != task:
-        raise Pix2GanError(f"{path}: a checkpoint for the {state['config']['task']!r} task, not {task!r}")
     return state
+
+
+#: The ``format`` metadata value of a generator exported as safetensors.
+SAFETENSORS_FORMAT = "pix2gan-generator"
+
+
+def save_safetensors(path: Path, weights: dict, config: dict) -> None:
+    """Atomically write a generator's ``weights`` (tensors only, no pickle) with its JSON ``config`` in the
+    file's metadata."""
+    from safetensors.torch import save
+
+    data = save({k: v.contiguous() for k, v in weights.items()},
+                metadata={"format": SAFETENSORS_FORMAT, "version": str(VERSION), "config": json.dumps(config)})
+    atomic_write_bytes(path, data)
+
+
+def load_safetensors(path: Path) -> dict:
+    """``{"config": ..., "G": weights}`` from a file :func:`save_safetensors` wrote (read as data: nothing runs)."""
+    try:
+        from safetensors import safe_open
+    except ImportError:
+        raise Pix2GanError(f"{path}: reading .safetensors needs the safetensors package "
+                           f"(pip install -e \".[export]\")") from None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            weights = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        raise Pix2GanError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
+    if meta.get("format") != SAFETENSORS_FORMAT or "config" not in meta:
+        raise Pix2GanError(f"{path}: not a pix2gan generator (its metadata has no pix2gan config)")
+    return {"config": json.loads(meta["config"]), "G": weights}

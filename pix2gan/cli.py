@@ -322,7 +322,7 @@ def _add_evaluate(sub) -> None:
                        description="PSNR, SSIM, L1, sharpness difference, blur (Laplacian variance, gradient "
                                    "magnitude, high-frequency fraction, blur effect) and colour (colourfulness, "
                                    "chroma) figures with prediction / ground-truth ratios, on fixed crops.")
-    p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint (any name) or exported .safetensors")
     p.add_argument("--data", default=None,
                    help="held-out images (a folder or builtin:NAME; all of it is used); default: the run's own "
                         "held-out split (trained with --holdout)")
@@ -345,7 +345,7 @@ def cmd_evaluate(args) -> int:
     if args.data is None and not cfg.get("holdout"):
         raise Pix2GanError(f"{args.checkpoint}: the run held no images out (--holdout 0); give --data with "
                            f"held-out images")
-    run = {"run": args.checkpoint.parent}
+    run = {"run": args.checkpoint}
     result = evaluate_runs(run, args.data, args.count, pick_device(args.device))["run"]
     width = max(map(len, result.metrics))
     for name, value in result.metrics.items():
@@ -417,6 +417,46 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _add_export(sub) -> None:
+    from pix2gan.export import FORMATS
+
+    p = sub.add_parser("export", help="export a trained generator as ONNX or safetensors",
+                       description="Write the generator of a checkpoint as ONNX (dynamic batch, height and width; "
+                                   "its input/output contract in the model's metadata; checked against PyTorch in "
+                                   "onnxruntime at two odd sizes before it is written) or as safetensors "
+                                   "(weights + the JSON config in its metadata; --checkpoint of every command "
+                                   "accepts it).")
+    p.add_argument("output", type=Path, help="the file to write (.onnx or .safetensors)")
+    p.add_argument("--checkpoint", type=Path, required=True, help="a pix2gan checkpoint (any path)")
+    p.add_argument("--format", choices=FORMATS, default=None, help="default: from OUTPUT's extension")
+    p.add_argument("--tolerance", type=float, default=1e-3,
+                   help="ONNX: largest |onnxruntime − PyTorch| accepted (default 1e-3)")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    from pix2gan.export import FORMATS, export_onnx, export_safetensors
+    from pix2gan.train import load_generator
+
+    fmt = args.format or args.output.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise Pix2GanError(f"{args.output}: say --format {' or --format '.join(FORMATS)} (the extension "
+                           f"{args.output.suffix or '(none)'} does not tell)")
+    if args.output.exists() and not args.overwrite:
+        raise Pix2GanError(f"{args.output}: already exists (--overwrite to replace it)")
+    if args.output.resolve() == args.checkpoint.resolve():
+        raise Pix2GanError(f"{args.output}: is the checkpoint itself; choose another output")
+    G, cfg = load_generator(args.checkpoint)
+    if fmt == "safetensors":
+        export_safetensors(G, cfg, args.output)
+    else:
+        print(f"exporting {args.checkpoint} to ONNX (tracing the generator takes a minute) ...", file=sys.stderr)
+        export_onnx(G, cfg, args.output, args.tolerance, log=lambda line: print(line, file=sys.stderr))
+    print(f"wrote {args.output} ({fmt}, {args.output.stat().st_size / 2**20:.1f} MiB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pix2gan import __version__
 
@@ -434,6 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspect(sub)
     _add_evaluate(sub)
     _add_compare(sub)
+    _add_export(sub)
     return parser
 
 

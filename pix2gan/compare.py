@@ -92,12 +92,13 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
 
 
 def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu") -> dict[str, Evaluation]:
-    """Evaluate every run on the same crops: the held-out split of ``data`` (default: the first run's data) made
-    with the first run's seed and holdout fraction, or all of ``data`` when the runs held nothing out."""
+    """Evaluate every run (a run folder or a checkpoint file of any name) on the same crops: the held-out split of
+    ``data`` (default: the first run's data) with the first run's holdout fraction, or all of ``data`` when the runs
+    held nothing out."""
     first = None
     results = {}
-    for label, run_dir in runs.items():
-        G, cfg = load_generator(run_dir / "checkpoint.pt")
+    for label, run in runs.items():  # a run folder, or any checkpoint file (.pt or .safetensors)
+        G, cfg = load_generator(run / "checkpoint.pt" if Path(run).is_dir() else run)
         if first is None:
             first = cfg
             task = make_task(cfg)
@@ -108,7 +109,7 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
             extra = builtin.extra_metrics if builtin else None
         elif cfg.task != first.task:
-            raise Pix2GanError(f"{run_dir}: a {cfg.task} run cannot be compared with {first.task} runs")
+            raise Pix2GanError(f"{run}: a {cfg.task} run cannot be compared with {first.task} runs")
         results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra)
     return results
 

@@ -264,12 +264,14 @@ class Trainer:
 
     def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
         """Batch ``k`` of the current step as ``(cond, real)`` on the device (the next one the loader gives)."""
-        if self._batches is None:
-            self._batches = self.open_batches()
-        raw, events = next(self._batches)
-        for line in self.health.record(events):  # every rank reads its own files, so every rank reports
-            tqdm.write(f"[rank {self.dist.rank}] {line}" if self.dist.enabled else line, file=sys.stderr)
-        return self.task.to_tensors(raw, self.device)
+        with self.timer("data"):  # waiting for the loader
+            if self._batches is None:
+                self._batches = self.open_batches()
+            raw, events = next(self._batches)
+            for line in self.health.record(events):  # every rank reads its own files, so every rank reports
+                tqdm.write(f"[rank {self.dist.rank}] {line}" if self.dist.enabled else line, file=sys.stderr)
+        with self.timer("to tensors"):  # the task's conversion, on the device (colorize: sRGB → Lab)
+            return self.task.to_tensors(raw, self.device)
 
     def penalty_eps(self, k: int) -> Tensor:
         """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch."""
@@ -349,8 +351,7 @@ class Trainer:
         measure = (self.step + 1) % cfg.log_every == 0
         n_d = cfg.n_critic if self.D is not None else 0
         for k in range(max(n_d, 1)):
-            with timer("data"):
-                cond, real = self.batch(k)
+            cond, real = self.batch(k)
             last = k == max(n_d, 1) - 1
             with timer("G forward"), torch.set_grad_enabled(last), self.autocast():  # last fake feeds the G phase
                 fake = self.G(cond)

@@ -167,6 +167,7 @@ for _ in range(3): next(it)
 t0 = time.perf_counter()
 for _ in range({batches}): next(it)
 print({batch} * {batches} / (time.perf_counter() - t0))
+del it
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(r.stdout.strip())

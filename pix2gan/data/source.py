@@ -192,17 +192,17 @@ def default_workers() -> int:
 
 def _worker_init(_: int) -> None:
     # Ctrl-C reaches the whole process group: the main process finishes its step and checkpoints, so the workers
-    # must keep serving it; they exit with it (PyTorch's watchdog), never on their own.
+    # must keep serving it; they stop with its iterator. (SIGTERM keeps its default: multiprocessing's exit
+    # handler terminates leftover workers with it.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def draw_loader(draws: Draws, batches: StepBatches, workers: int, pin_memory: bool = False) -> DataLoader:
     """Batches ``(uint8 crops, events)`` in key order, decoded by ``workers`` processes (0: in this one), each
-    prefetching 4 batches ahead."""
+    prefetching 4 batches ahead. One pass covers the whole run, so the workers start once and live as long as the
+    iterator (persistent for the run); dropping the iterator stops them."""
     return DataLoader(draws, batch_sampler=batches, collate_fn=collate, num_workers=workers, pin_memory=pin_memory,
-                      prefetch_factor=4 if workers else None, persistent_workers=workers > 0,
-                      worker_init_fn=_worker_init if workers else None)
+                      prefetch_factor=4 if workers else None, worker_init_fn=_worker_init if workers else None)
 
 
 def fixed_batches(source: Source, seed: int, count: int, size: int, batch_size: int = 16) -> list[Tensor]:

@@ -56,13 +56,16 @@ class UNetBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        ph, pw = max(self.min_side, h + h % 2) - h, max(self.min_side, w + w % 2) - w
-        if ph or pw:
+        ph = torch.sym_max(self.min_side, h + h % 2) - h
+        pw = torch.sym_max(self.min_side, w + w % 2) - w
+        # exported (ONNX), H and W are symbols: pad and crop by computed amounts (zero for even sides), no branch
+        padded = torch.compiler.is_exporting() or ph or pw
+        if padded:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
         y = self.model(x)  # (the first LeakyReLU works in place: the skip below carries its output, as pix2pix)
         if not self.outermost:
             y = torch.cat([x, y], 1)
-        return y[..., :h, :w] if ph or pw else y
+        return y[..., :h, :w] if padded else y
 
 
 class UNet(nn.Module):

@@ -1,0 +1,115 @@
+"""Export a trained generator: ONNX (any batch, height and width) or safetensors (weights + JSON config).
+
+The ONNX graph is the generator in inference form (eval mode: dropout removed, batch norm on its running
+statistics); its pre/post-processing contract is written in the model's metadata (:func:`contract`). Before the file
+is written, onnxruntime runs it at two odd sizes and its output must match PyTorch's within ``tolerance``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pix2gan.checkpoint import atomic_write_bytes, save_safetensors
+from pix2gan.config import TrainConfig
+from pix2gan.errors import Pix2GanError
+from pix2gan.tasks import make_task
+
+#: Sizes (H, W) the exported model is checked at: odd, and not multiples of any level's stride.
+PARITY_SIZES = ((37, 53), (48, 80))
+FORMATS = ("onnx", "safetensors")
+
+
+def contract(cfg: TrainConfig) -> dict[str, str]:
+    """What the exported model takes and gives, for the task of ``cfg`` (also the ONNX input/output names)."""
+    task = make_task(cfg)
+    if cfg.task == "colorize":
+        return {"input": "L", "output": "ab",
+                "input_meaning": "(B, 1, H, W) float32: CIE Lab lightness of the sRGB image (D65) as L/50 - 1, "
+                                 "in [-1, 1]; any H, W >= 1",
+                "output_meaning": "(B, 2, H, W) float32: the predicted a*, b* divided by 110; the colour image is "
+                                  "Lab(L, 110 * ab) converted to sRGB",
+                "training_scale": f"photos were scaled to short side {cfg.load_size} for training; predicting "
+                                  f"there and upsampling ab to the full image works best"}
+    if cfg.task == "nextframe":
+        kind = "gray" if task.channels == 1 else "RGB"
+        return {"input": "context", "output": "next",
+                "input_meaning": f"(B, {task.cond_channels}, H, W) float32: the last {task.context} {kind} frames, "
+                                 f"oldest first, stacked on channels ({task.channels} each), as pixel/127.5 - 1 "
+                                 f"in [-1, 1]",
+                "output_meaning": f"(B, {task.channels}, H, W) float32: the next frame in [-1, 1]; pixels = "
+                                  f"(next + 1) * 127.5"}
+    side = lambda c: "gray" if c == 1 else "RGB"  # noqa: E731
+    return {"input": "source", "output": "target",
+            "input_meaning": f"(B, {task.cond_channels}, H, W) float32: the {side(task.cond_channels)} input image "
+                             f"({cfg.direction}) as pixel/127.5 - 1 in [-1, 1]",
+            "output_meaning": f"(B, {task.out_channels}, H, W) float32: the {side(task.out_channels)} output image "
+                              f"in [-1, 1]; pixels = (target + 1) * 127.5"}
+
+
+def export_safetensors(G: torch.nn.Module, cfg: TrainConfig, out: Path) -> None:
+    """The generator's weights (fp32) and its config, written atomically."""
+    import dataclasses
+
+    save_safetensors(out, {k: v.float() if v.is_floating_point() else v for k, v in G.state_dict().items()},
+                     dataclasses.asdict(cfg))
+
+
+def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: float = 1e-3,
+                log=print) -> float:
+    """Export ``G`` (eval mode, CPU) with dynamic batch, height and width; check it in onnxruntime at
+    :data:`PARITY_SIZES` and write ``out`` only when the largest difference is at most ``tolerance``.
+
+    Returns the largest absolute difference found.
+    """
+    import dataclasses
+
+    try:
+        import onnx
+        import onnxruntime as ort
+    except ImportError as e:
+        raise Pix2GanError(f"ONNX export needs onnx, onnxscript and onnxruntime ({e.name} is missing): "
+                           f"pip install -e \".[export]\"") from None
+    G = G.float().cpu().eval()
+    terms = contract(cfg)
+    task = make_task(cfg)
+    example = torch.zeros(1, task.cond_channels, *PARITY_SIZES[0])
+    dims = {0: torch.export.Dim("batch", min=1, max=4096), 2: torch.export.Dim("height", min=1, max=65536),
+            3: torch.export.Dim("width", min=1, max=65536)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(G, (example,), path, dynamo=True, dynamic_shapes={"x": dims}, verbose=False,
+                          input_names=[terms["input"]], output_names=[terms["output"]])
+        model = onnx.load(str(path))
+    meta = {"pix2gan_task": cfg.task, "pix2gan_config": json.dumps(dataclasses.asdict(cfg)), **terms}
+    for key, value in meta.items():
+        model.metadata_props.add(key=key, value=value)
+    data = model.SerializeToString()
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    worst = 0.0
+    gen = torch.Generator().manual_seed(0)
+    for batch, (h, w) in enumerate(PARITY_SIZES, 1):
+        x = torch.rand(batch, task.cond_channels, h, w, generator=gen) * 2 - 1
+        with torch.inference_mode():
+            ref = G(x).numpy()
+        got = session.run(None, {terms["input"]: x.numpy()})[0]
+        diff = float(np.abs(got - ref).max())
+        log(f"parity at {batch}×{task.cond_channels}×{h}×{w}: max |onnxruntime − PyTorch| = {diff:.2e}")
+        worst = max(worst, diff)
+    if worst > tolerance:
+        raise Pix2GanError(f"{out}: not written: the exported model differs from PyTorch by {worst:.2e} "
+                           f"(> {tolerance:g})")
+    atomic_write_bytes(out, data)
+    return worst
+
+
+def onnx_contract(path: Path) -> dict[str, str]:
+    """The metadata an exported ONNX file carries (see :func:`contract`)."""
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
