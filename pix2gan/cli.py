@@ -89,6 +89,27 @@ def _add_train(sub) -> None:
     g.add_argument("--d-lr", type=float, help="discriminator learning rate (default: --lr)")
     g.add_argument("--beta1", type=float, help="Adam β1 (default: preset)")
     g.add_argument("--beta2", type=float, help="Adam β2 (default: preset)")
+    g = p.add_argument_group("schedule, EMA, D augmentation, warm-up phases, validation")
+    g.add_argument("--lr-schedule", choices=["constant", "linear", "cosine"],
+                   help="learning rate of G and D over the run (default constant); linear: pix2pix's rule")
+    g.add_argument("--lr-decay-start", type=int, help="linear: the step the decay to 0 at --steps starts "
+                                                      "(default: half of --steps)")
+    g.add_argument("--warmup-steps", type=int, help="linear LR ramp from 0 over these steps (default 0)")
+    g.add_argument("--ema-half-life", type=float, help="exponential moving average of G, half-life in images "
+                                                      "(stylegan2-ada; e.g. 10000; default 0: off); samples, "
+                                                      "validation and every command then use the EMA weights")
+    g.add_argument("--ema-rampup", type=float, help=f"the EMA half-life is at most images seen × this "
+                                                    f"(default {d.ema_rampup:g}; 0: no ramp-up)")
+    g.add_argument("--d-augment", help="differentiable augmentation of everything D sees (DiffAugment): "
+                                       "comma-separated translation, cutout, color (not color for colorize)")
+    g.add_argument("--pretrain-g-steps", type=int, help="NoGAN warm-up: the first N steps train G on the explicit "
+                                                        "terms alone (no D step) (default 0)")
+    g.add_argument("--pretrain-d-steps", type=int, help="then M steps train D alone on the frozen G's outputs, "
+                                                        "before the adversarial phase (default 0)")
+    g.add_argument("--val-every", type=int, help="evaluate on the held-out split every N steps into log.jsonl and "
+                                                 "keep RUN/best.pt (needs --holdout; default 0: off)")
+    g.add_argument("--val-metric", help=f"the evaluate figure best.pt follows (default {d.val_metric})")
+    g.add_argument("--val-count", type=int, help=f"held-out crops per validation (default {d.val_count})")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--log-every", type=int, help=f"(default {d.log_every})")
     g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")
@@ -150,6 +171,8 @@ def _add_image_io(p, what: str) -> None:
                    help=f"RUN/checkpoint.pt of a {what} run" + (" (default: the bundled demonstration colorizer)"
                                                                if what == "colorize" else ""))
     p.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds "
+                                                          "an EMA one (default: the EMA weights)")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"refuse larger images (decompression-bomb guard; default {MAX_PIXELS})")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -194,7 +217,7 @@ def cmd_colorize(args) -> int:
 
     def load():
         if args.checkpoint is not None:
-            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size)
+            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema)
         if not args.quiet:
             print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
                   file=sys.stderr)
@@ -217,7 +240,8 @@ def cmd_translate(args) -> int:
     from pix2gan.translator import Translator
 
     _check_size(args.size)
-    return _process_images(args, lambda: Translator.from_checkpoint(args.checkpoint, args.device, args.size),
+    return _process_images(args, lambda: Translator.from_checkpoint(args.checkpoint, args.device, args.size,
+                                                                    ema=not args.no_ema),
                            "translated")
 
 
@@ -235,6 +259,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], default=None,
                    help="layout of a 4-D .npy (default: the one the model was trained with)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing prediction in OUTPUT")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_predict)
 
@@ -250,7 +275,7 @@ def cmd_predict(args) -> int:
         raise Pix2GanError(f"{args.output}: the output folder must not be the input or inside it")
     if (args.output / "rollout.gif").exists() and not args.overwrite:
         raise Pix2GanError(f"{args.output}: already holds a prediction (--overwrite to replace it)")
-    predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device)
+    predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
     if args.layout:
         predictor.task.layout = args.layout
     frames = predictor.read(args.input, args.index)
@@ -328,6 +353,7 @@ def _add_evaluate(sub) -> None:
                         "held-out split (trained with --holdout)")
     p.add_argument("--count", type=int, default=64, help="number of crops (default 64)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
 
@@ -346,7 +372,7 @@ def cmd_evaluate(args) -> int:
         raise Pix2GanError(f"{args.checkpoint}: the run held no images out (--holdout 0); give --data with "
                            f"held-out images")
     run = {"run": args.checkpoint}
-    result = evaluate_runs(run, args.data, args.count, pick_device(args.device))["run"]
+    result = evaluate_runs(run, args.data, args.count, pick_device(args.device), ema=not args.no_ema)["run"]
     width = max(map(len, result.metrics))
     for name, value in result.metrics.items():
         print(f"{name:<{width}}  {value:.5g}")
@@ -380,6 +406,7 @@ def _add_compare(sub) -> None:
     p.add_argument("--holdout", type=float, default=0.2, help="fraction of images held out for evaluation")
     p.add_argument("--eval-count", type=int, default=64, help="held-out crops evaluated (default 64)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
@@ -409,7 +436,7 @@ def cmd_compare(args) -> int:
                            checkpoint_every=max(1, args.steps // 4))
         runs = train_variants(base, variants, args.out, progress=not args.quiet)
         data = None
-    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device))
+    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema)
     page = write_report(results, runs, args.out, f"pix2gan compare: {args.data or 'builtin:bimodal-colors'}")
     print(markdown_table(results, ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio",
                                    "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio"]))
@@ -432,6 +459,7 @@ def _add_export(sub) -> None:
     p.add_argument("--tolerance", type=float, default=1e-3,
                    help="ONNX: largest |onnxruntime − PyTorch| accepted (default 1e-3)")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.set_defaults(func=cmd_export)
 
 
@@ -447,7 +475,7 @@ def cmd_export(args) -> int:
         raise Pix2GanError(f"{args.output}: already exists (--overwrite to replace it)")
     if args.output.resolve() == args.checkpoint.resolve():
         raise Pix2GanError(f"{args.output}: is the checkpoint itself; choose another output")
-    G, cfg = load_generator(args.checkpoint)
+    G, cfg = load_generator(args.checkpoint, ema=not args.no_ema)
     if fmt == "safetensors":
         export_safetensors(G, cfg, args.output)
     else:

@@ -42,8 +42,11 @@ class Colorizer:
         return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None) -> Colorizer:
-        G, cfg = load_generator(Path(path), task="colorize")
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
+                        ema: bool = True) -> Colorizer:
+        """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
+        one)."""
+        G, cfg = load_generator(Path(path), task="colorize", ema=ema)
         return cls(G, size or cfg.load_size, pick_device(device))
 
     @torch.inference_mode()

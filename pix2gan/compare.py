@@ -91,14 +91,15 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
     return runs
 
 
-def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu") -> dict[str, Evaluation]:
+def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu",
+                  ema: bool = True) -> dict[str, Evaluation]:
     """Evaluate every run (a run folder or a checkpoint file of any name) on the same crops: the held-out split of
     ``data`` (default: the first run's data) with the first run's holdout fraction, or all of ``data`` when the runs
-    held nothing out."""
+    held nothing out. ``ema``: each run's EMA generator when it has one (the raw G otherwise)."""
     first = None
     results = {}
     for label, run in runs.items():  # a run folder, or any checkpoint file (.pt or .safetensors)
-        G, cfg = load_generator(run / "checkpoint.pt" if Path(run).is_dir() else run)
+        G, cfg = load_generator(run / "checkpoint.pt" if Path(run).is_dir() else run, ema=ema)
         if first is None:
             first = cfg
             task = make_task(cfg)

@@ -60,6 +60,18 @@ class TrainConfig:
     d_lr: float | None = None       # discriminator learning rate (default: lr)
     beta1: float | None = None
     beta2: float | None = None
+    # schedule, EMA, D augmentation, warm-up phases, validation
+    lr_schedule: str = "constant"   # constant, linear (pix2pix: constant until lr_decay_start, then to 0) or cosine
+    lr_decay_start: int | None = None  # linear: the step the decay starts (None: half of steps)
+    warmup_steps: int = 0           # linear LR ramp from 0 over these steps (G and D)
+    ema_half_life: float = 0.0      # EMA generator half-life in images (0: off); stylegan2-ada's definition
+    ema_rampup: float = 0.05        # the half-life is at most images seen × this (0: no ramp-up)
+    d_augment: str = ""             # DiffAugment policy for D: comma-separated translation, cutout, color
+    pretrain_g_steps: int = 0       # NoGAN warm-up: first G alone on the explicit terms ...
+    pretrain_d_steps: int = 0       # ... then D alone on the frozen G's outputs, then the adversarial phase
+    val_every: int = 0              # evaluate on the held-out split every N steps (0: off); best.pt kept
+    val_metric: str = "psnr"        # which evaluate figure best.pt follows
+    val_count: int = 64             # held-out crops per validation
     # bookkeeping
     log_every: int = 10
     sample_every: int = 250
@@ -85,7 +97,7 @@ class TrainConfig:
 
 #: Keys that may change when a run is resumed (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device", "workers",
-                               "max_bad_files"})
+                               "max_bad_files", "val_every", "val_count", "val_metric"})
 
 def _choice(name: str, value: str, allowed) -> None:
     if value not in allowed:
@@ -128,6 +140,33 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise Pix2GanError(f"--holdout must be in [0, 1), got {cfg.holdout}")
     if not 0 <= cfg.dropout < 1:
         raise Pix2GanError(f"--dropout must be in [0, 1), got {cfg.dropout}")
+    _choice("lr_schedule", cfg.lr_schedule, ["constant", "linear", "cosine"])
+    for name in ("warmup_steps", "pretrain_g_steps", "pretrain_d_steps", "val_every"):
+        if getattr(cfg, name) < 0:
+            raise Pix2GanError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
+    if cfg.lr_decay_start is not None and not 0 <= cfg.lr_decay_start <= cfg.steps:
+        raise Pix2GanError(f"--lr-decay-start must be in [0, --steps {cfg.steps}], got {cfg.lr_decay_start}")
+    if cfg.ema_half_life < 0 or cfg.ema_rampup < 0:
+        raise Pix2GanError(f"--ema-half-life and --ema-rampup must be 0 or more, got {cfg.ema_half_life}, "
+                           f"{cfg.ema_rampup}")
+    from pix2gan.augment import POLICIES
+
+    for name in (p for p in cfg.d_augment.split(",") if p):
+        _choice("d_augment", name, POLICIES)
+        if name == "color" and cfg.task == "colorize":
+            raise Pix2GanError("--d-augment color cannot be used for colorization: it changes the very colours D "
+                               "judges (use translation,cutout)")
+    if (cfg.pretrain_g_steps or cfg.pretrain_d_steps) and cfg.gan_loss == "none":
+        raise Pix2GanError("--pretrain-g-steps/--pretrain-d-steps need a discriminator (--gan-loss is none)")
+    if cfg.pretrain_g_steps and cfg.recon == "none" and cfg.gdl_weight == 0:
+        raise Pix2GanError("--pretrain-g-steps trains G on the explicit terms alone, and --recon is none")
+    if cfg.val_every and cfg.holdout <= 0:
+        raise Pix2GanError("--val-every needs held-out data: add --holdout (e.g. 0.1)")
+    from pix2gan.metrics import DIRECTION
+
+    _choice("val_metric", cfg.val_metric, sorted(DIRECTION))
+    if cfg.val_count < 1:
+        raise Pix2GanError(f"--val-count must be at least 1, got {cfg.val_count}")
     out = dataclasses.replace(cfg)
     if cfg.gan_loss == "none":
         preset_values = dict(optimizer="adam", lr=2e-4, beta1=0.5, beta2=0.999, n_critic=1, clip=0.0,

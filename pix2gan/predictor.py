@@ -27,8 +27,10 @@ class FramePredictor:
         self.task = task
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> FramePredictor:
-        G, cfg = load_generator(Path(path), task="nextframe")
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", ema: bool = True) -> FramePredictor:
+        """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
+        one)."""
+        G, cfg = load_generator(Path(path), task="nextframe", ema=ema)
         return cls(G, NextFrameTask.from_config(cfg), pick_device(device))
 
     def _as_array(self, frames) -> np.ndarray:

@@ -1,11 +1,10 @@
-"""The trainer: D phase, then G phase, every step; checkpoints, resume, log.jsonl, sample grids."""
+"""The training loop: schedules, warm-up phases, EMA, validation and bookkeeping around the D and G phases of
+``step.py``; checkpoints, exact resume, log.jsonl, sample grids, best.pt in the run folder (``rundir.py``)."""
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import dataclasses
-import json
-import math
 import signal
 import sys
 import time
@@ -13,22 +12,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
 from pix2gan.batch import replacing
-from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
-from pix2gan.config import TrainConfig, diff, resolve, save_json
+from pix2gan.checkpoint import load_checkpoint, save_checkpoint
+from pix2gan.config import TrainConfig, diff, resolve
 from pix2gan.data import open_source
 from pix2gan.data.source import (DataHealth, Draws, StepBatches, center_batch, default_workers, draw_loader,
                                  fingerprint, holdout_split)
-from pix2gan.errors import Pix2GanError
+from pix2gan.diagnostics import ADVICE, Monitor
 from pix2gan.distributed import Dist
-from pix2gan.diagnostics import ADVICE, Monitor, grad_norm, read_log
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
+from pix2gan.errors import Pix2GanError
+from pix2gan.evaluate import evaluate
+from pix2gan.metrics import DIRECTION
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
+from pix2gan.rundir import RunDir
 from pix2gan.runtime import PhaseTimer, tune_cpu
+from pix2gan.step import (Hooks, LossSettings, Nets, d_phase, ema_beta, ema_update, g_phase, lr_factor,
+                          phase_of)
 from pix2gan.tasks import make_task
 
 
@@ -56,12 +59,13 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
 
 
-def load_generator(path: Path, task: str | None = None) -> tuple[UNet, TrainConfig]:
-    """The generator of a checkpoint (eval mode, on the CPU) and the config it was trained with."""
+def load_generator(path: Path, task: str | None = None, ema: bool = True) -> tuple[UNet, TrainConfig]:
+    """The generator of a checkpoint, best.pt or exported .safetensors (eval mode, on the CPU) and the config it was
+    trained with: its EMA weights when it has them and ``ema``, else the raw G."""
     state = load_checkpoint(Path(path), task=task)
     cfg = TrainConfig.from_dict(state["config"])
     G = build_generator(cfg)
-    G.load_state_dict(state["G"])
+    G.load_state_dict(state["G_ema"] if ema and "G_ema" in state else state["G"])
     return G.eval(), cfg
 
 
@@ -86,7 +90,7 @@ def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Gene
 
 
 class Trainer:
-    """Trains one run in ``run_dir``: ``config.json``, ``checkpoint.pt``, ``log.jsonl``, ``samples/``.
+    """Trains one run in ``run_dir`` (see :class:`~pix2gan.rundir.RunDir`).
 
     ``Trainer(cfg, run_dir).fit()`` starts a new run; ``Trainer.resume(run_dir, overrides).fit()`` continues one
     exactly where its checkpoint stopped.
@@ -95,7 +99,7 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, *, progress: bool = True, state: dict | None = None,
                  dist: Dist = Dist(), profile: bool = False, allow_data_change: bool = False):
         self.cfg = cfg = resolve(cfg)
-        self.run_dir = Path(run_dir)
+        self.run = RunDir(run_dir)
         self.dist = dist
         self.progress = progress and dist.is_main
         self.device = pick_device(cfg.device)
@@ -104,33 +108,30 @@ class Trainer:
         if self.device.type == "cpu":
             tune_cpu()
         self.timer = PhaseTimer(profile, self.device)  # profile=True: where each step's time goes (--profile)
-        self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
-        if self.amp_dtype is not None and self.device.type != "cuda":
+        if cfg.precision != "fp32" and self.device.type != "cuda":
             raise Pix2GanError(f"--precision {cfg.precision} needs a CUDA device; on {self.device.type} pix2gan "
                                f"trains in fp32")
-        fp16 = cfg.precision == "fp16"
-        self.scaler_g = torch.amp.GradScaler("cuda") if fp16 else None
-        self.scaler_d = torch.amp.GradScaler("cuda") if fp16 else None
         self.task = make_task(cfg)
-        self.gan = GAN_LOSSES.get(cfg.gan_loss)
-        self.g_adv_loss = alpha_g if cfg.g_adv_form == "alpha" else (self.gan.g_loss if self.gan else None)
-        self.recon_loss = RECON_LOSSES.get(cfg.recon)
+        self.loss = LossSettings.from_config(cfg, self.device)
 
         torch.manual_seed(cfg.seed)
-        self.G = build_generator(cfg).to(self.device)
-        self.D = build_discriminator(cfg)
-        init_weights(self.G)
-        self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr)
-        self.opt_d = None
-        if self.D is not None:
-            init_weights(self.D)
-            self.D.to(self.device)
-            self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.d_lr)
-        if dist.enabled:  # same weights everywhere; then each rank its own stream for dropout
-            for net in (self.G, self.D):
+        G, D = build_generator(cfg).to(self.device), build_discriminator(cfg)
+        init_weights(G)
+        if D is not None:
+            init_weights(D)
+            D.to(self.device)
+        if dist.enabled:  # same weights everywhere; then each rank its own stream for dropout and augmentation
+            for net in (G, D):
                 if net is not None:
                     dist.broadcast_module(net)
             torch.manual_seed(cfg.seed * 1000 + dist.rank + 1)
+        fp16 = cfg.precision == "fp16"
+        self.nets = Nets(G, D, make_optimizer(cfg, G.parameters(), cfg.lr),
+                         make_optimizer(cfg, D.parameters(), cfg.d_lr) if D is not None else None,
+                         torch.amp.GradScaler("cuda") if fp16 else None, torch.amp.GradScaler("cuda") if fp16 else None)
+        self.G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_half_life > 0 else None
+        self.hooks = Hooks(phase=self.timer, check=self._check_finite, average=dist.average_gradients)
+
         self.source = source = open_source(cfg)  # a listing: nothing is decoded before it is drawn
         self.listing = fingerprint(source.names)
         train, held = holdout_split(source.names, cfg.holdout)
@@ -140,12 +141,25 @@ class Trainer:
         self._batches = None  # the DataLoader's iterator while fit() runs
         self._sample_batch: Tensor | None = None
         self.step = 0
+        self.best: dict | None = None  # {"step", "metric", "value"} of best.pt
         if state is not None:
             self._restore(state, allow_data_change)
         self.monitor = Monitor()
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
-    # ----------------------------------------------------------------------------------------------- run directory
+    @property
+    def G(self) -> UNet:
+        return self.nets.G
+
+    @property
+    def D(self) -> PatchDiscriminator | None:
+        return self.nets.D
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.path
+
+    # ----------------------------------------------------------------------------------------------- checkpoints
     @classmethod
     def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True,
                dist: Dist = Dist(), profile: bool = False, allow_data_change: bool = False) -> Trainer:
@@ -153,8 +167,7 @@ class Trainer:
 
         The data must still list the same files (count and names' hash), unless ``allow_data_change``: then training
         goes on with the new listing (the batches differ from an uninterrupted run's)."""
-        run_dir = Path(run_dir)
-        state = load_checkpoint(run_dir / "checkpoint.pt")
+        state = load_checkpoint(RunDir(run_dir).checkpoint)
         saved = state["config"]
         wanted = {**saved, **(overrides or {})}
         changed = diff(saved, dataclasses.asdict(resolve(TrainConfig.from_dict(wanted))))
@@ -168,7 +181,7 @@ class Trainer:
         saved = state.get("data", {}).get("listing")
         if saved is not None and saved != self.listing:
             if not allow_data_change:
-                raise Pix2GanError(f"{self.run_dir}: the data changed since the checkpoint ({self.cfg.data}: "
+                raise Pix2GanError(f"{self.run}: the data changed since the checkpoint ({self.cfg.data}: "
                                    f"{saved['count']} → {self.listing['count']} files, or other names); resume with "
                                    f"--allow-data-change to go on with the new listing (the batches will differ "
                                    f"from an uninterrupted run)")
@@ -182,11 +195,13 @@ class Trainer:
             if name in index and not self.source.readable(index[name]):
                 self.health.bad[name] = message
         self.G.load_state_dict(state["G"])
-        self.opt_g.load_state_dict(state["opt_g"])
+        self.nets.opt_g.load_state_dict(state["opt_g"])
         if self.D is not None:
             self.D.load_state_dict(state["D"])
-            self.opt_d.load_state_dict(state["opt_d"])
-        self.step = int(state["step"])
+            self.nets.opt_d.load_state_dict(state["opt_d"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
+        self.step, self.best = int(state["step"]), state.get("best")
         per_rank = state["rng"]["per_rank"]
         if len(per_rank) != self.dist.world and self.dist.is_main:
             print(f"warning: resuming a {len(per_rank)}-process run on {self.dist.world}; the random streams of "
@@ -196,60 +211,73 @@ class Trainer:
         if self.device.type == "cuda" and rng.get("cuda") is not None:
             torch.cuda.set_rng_state(rng["cuda"], self.device)
 
+    def _generators(self) -> dict:
+        out = {"config": dataclasses.asdict(self.cfg), "step": self.step, "G": self.G.state_dict()}
+        if self.G_ema is not None:
+            out["G_ema"] = self.G_ema.state_dict()
+        return out
+
     def save(self) -> None:
-        """Write ``checkpoint.pt`` atomically: weights, optimizers, step, every rank's RNG states and the resolved
-        config. Collective under torchrun (every rank calls it; rank 0 writes)."""
+        """Write ``checkpoint.pt`` atomically: weights (and the EMA generator), optimizers, step, every rank's RNG
+        states, the data listing, the best validation and the resolved config. Collective under torchrun (every
+        rank calls it; rank 0 writes)."""
         rng = {"torch": torch.get_rng_state(),
                "cuda": torch.cuda.get_rng_state(self.device).cpu() if self.device.type == "cuda" else None}
         per_rank = self.dist.gather(rng)
         if not self.dist.is_main:
             return
-        state = {
-            "config": dataclasses.asdict(self.cfg),
-            "step": self.step,
-            "world_size": self.dist.world,
-            "G": self.G.state_dict(),
-            "opt_g": self.opt_g.state_dict(),
-            "rng": {"per_rank": per_rank},
-            "data": {"listing": self.listing, "bad": dict(self.health.bad), "unfit": sorted(self.health.unfit)},
-        }
+        state = {**self._generators(), "world_size": self.dist.world, "opt_g": self.nets.opt_g.state_dict(),
+                 "rng": {"per_rank": per_rank},
+                 "data": {"listing": self.listing, "bad": dict(self.health.bad), "unfit": sorted(self.health.unfit)}}
+        if self.best is not None:
+            state["best"] = self.best
         if self.D is not None:
-            state.update(D=self.D.state_dict(), opt_d=self.opt_d.state_dict())
-        save_checkpoint(self.run_dir / "checkpoint.pt", state)
+            state.update(D=self.D.state_dict(), opt_d=self.nets.opt_d.state_dict())
+        save_checkpoint(self.run.checkpoint, state)
 
-    def _log(self, record: dict) -> None:
-        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-    def _trim_log(self) -> None:
-        """On resume, drop log lines written after the checkpoint (they will be written again)."""
-        path = self.run_dir / "log.jsonl"
-        if path.exists():
-            lines = path.read_text(encoding="utf-8").splitlines()
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln).get("step", 0) <= self.step]
-            atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+    @property
+    def G_eval(self) -> UNet:
+        """The generator that samples and validation use: the EMA one when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
 
     def save_samples(self) -> Path:
         """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops of held-out images when
-        there are any, else of training images (G in eval mode)."""
+        there are any, else of training images (the EMA G when there is one, in eval mode)."""
         if self._sample_batch is None:
             self._sample_batch = center_batch(self.holdout or self.data, 4, self.cfg.size)
         cond, real = self.task.to_tensors(self._sample_batch, self.device)
-        self.G.eval()
+        G, was_training = self.G_eval, self.G_eval.training
+        G.eval()
         with torch.inference_mode():
-            fake = self.G(cond)
-        self.G.train()
+            fake = G(cond)
+        G.train(was_training)
         rows = torch.stack([self.task.cond_to_rgb(cond), self.task.to_rgb(cond, fake),
                             self.task.to_rgb(cond, real)], 1).flatten(0, 1)
-        path = self.run_dir / "samples" / f"step_{self.step:06d}.png"
+        path = self.run.sample(self.step)
         with replacing(path) as tmp:
             save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
         return path
 
+    def validate(self) -> dict[str, float]:
+        """The ``evaluate`` figures of the held-out split (``val_count`` fixed crops, the EMA G when there is one);
+        ``best.pt`` is rewritten when ``val_metric`` improved."""
+        G, was_training = self.G_eval, self.G_eval.training
+        result = evaluate(G, self.task, self.holdout, count=self.cfg.val_count, size=self.cfg.size,
+                          device=self.device)
+        G.train(was_training)
+        value, metric = result.metrics[self.cfg.val_metric], self.cfg.val_metric
+        better = {"max": value > (self.best or {}).get("value", -np.inf),
+                  "min": value < (self.best or {}).get("value", np.inf),
+                  "one": abs(value - 1) < abs((self.best or {}).get("value", np.inf) - 1)}[DIRECTION.get(metric, "max")]
+        if better:
+            self.best = {"step": self.step, "metric": metric, "value": value}
+            save_checkpoint(self.run.best, {**self._generators(), "best": self.best})
+        return {f"val_{k}": v for k, v in result.metrics.items()}
+
     # ----------------------------------------------------------------------------------------------- one step
-    @property
-    def batches_per_step(self) -> int:
-        return self.cfg.n_critic if self.D is not None else 1
+    def batches_per_step(self, step: int) -> int:
+        """Batches step ``step`` draws: one per D update in the adversarial phase, one otherwise."""
+        return self.cfg.n_critic if phase_of(self.cfg, step, self.D is not None) == "adversarial" else 1
 
     def open_batches(self):
         """The DataLoader's iterator over every batch from the current step on: this rank's slots of the global
@@ -257,13 +285,12 @@ class Trainer:
         each sample a pure function of (seed, step, k, slot) however many workers decode them."""
         b, r = self.cfg.batch_size, self.dist.rank
         workers = default_workers() if self.cfg.workers is None else self.cfg.workers
-        loader = draw_loader(Draws(self.data, self.cfg.seed, self.cfg.size),
-                             StepBatches(self.step, self.cfg.steps, self.batches_per_step, range(r * b, (r + 1) * b)),
-                             workers, pin_memory=self.device.type == "cuda")
-        return iter(loader)
+        return iter(draw_loader(Draws(self.data, self.cfg.seed, self.cfg.size),
+                                StepBatches(self.step, self.cfg.steps, self.batches_per_step, range(r * b, (r + 1) * b)),
+                                workers, pin_memory=self.device.type == "cuda"))
 
-    def batch(self, k: int = 0) -> tuple[Tensor, Tensor]:
-        """Batch ``k`` of the current step as ``(cond, real)`` on the device (the next one the loader gives)."""
+    def batch(self) -> tuple[Tensor, Tensor]:
+        """The next batch of the current step as ``(cond, real)`` on the device."""
         with self.timer("data"):  # waiting for the loader
             if self._batches is None:
                 self._batches = self.open_batches()
@@ -273,152 +300,66 @@ class Trainer:
         with self.timer("to tensors"):  # the task's conversion, on the device (colorize: sRGB → Lab)
             return self.task.to_tensors(raw, self.device)
 
-    def penalty_eps(self, k: int) -> Tensor:
+    def penalty_eps(self, k: int) -> Tensor | None:
         """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch."""
+        if self.loss.gp_weight <= 0:
+            return None
         b, r = self.cfg.batch_size, self.dist.rank
         eps = torch.rand(b * self.dist.world, generator=batch_generator(self.cfg.seed, self.step, k, stream=1))
         return eps[r * b:(r + 1) * b].view(b, 1, 1, 1).to(self.device)
 
-    def autocast(self):
-        """Mixed precision on CUDA (``--precision bf16|fp16``); fp32 (a no-op) otherwise."""
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
-    def _backward(self, loss: Tensor, opt: torch.optim.Optimizer, scaler, net: nn.Module) -> None:
-        """Gradients of ``loss`` for ``net``: averaged over ranks, unscaled (fp16's GradScaler)."""
-        opt.zero_grad(set_to_none=True)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        self.dist.average_gradients(net.parameters())
-        if scaler is not None:
-            scaler.unscale_(opt)
-
-    @staticmethod
-    def _step(opt: torch.optim.Optimizer, scaler) -> None:
-        if scaler is None:
-            opt.step()
-        else:  # skips the step when fp16 overflowed, and adapts the scale
-            scaler.step(opt)
-            scaler.update()
-
-    def judge(self, cond: Tensor, image: Tensor) -> Tensor:
-        """D's patch logits for ``image`` (seen with its condition when D is conditional)."""
-        return self.D(torch.cat([cond, image], 1) if self.cfg.disc == "conditional" else image)
-
-    def d_step(self, cond: Tensor, real: Tensor, fake: Tensor, measure: bool = False, k: int = 0) -> dict[str, float]:
-        # D phase: minimise the adversarial D loss (+ gradient penalty, + R1); fake is detached, no gradient reaches G
-        cfg, timer = self.cfg, self.timer
-        with timer("D forward"), self.autocast():
-            d_real, d_fake = self.judge(cond, real), self.judge(cond, fake)
-            loss_d = self.gan.d_loss(d_real, d_fake)
-        out = {}
-        # penalties differentiate through D twice: computed in fp32 whatever the precision
-        with timer("penalties"):
-            if cfg.gp_weight > 0:  # WGAN-GP, every D step, weight cfg.gp_weight
-                gp = gradient_penalty(lambda y: self.judge(cond, y), real, fake.float(), self.penalty_eps(k))
-                loss_d = loss_d + cfg.gp_weight * gp
-                out["gp"] = gp.item()
-            if cfg.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
-                r1 = r1_penalty(lambda y: self.judge(cond, y), real)
-                loss_d = loss_d + 0.5 * cfg.r1 * r1
-                out["r1"] = r1.item()
-        out["d_loss"] = loss_d.item()
-        self._check_finite(out)
-        with timer("D backward"):
-            self._backward(loss_d, self.opt_d, self.scaler_d, self.D)
-        if measure:
-            with timer("diagnostics"):
-                out["d_grad_norm"] = grad_norm(self.D.parameters())
-                out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach().float(),
-                                                                  d_fake.detach().float(), self.gan.threshold)
-        with timer("optimizer"):
-            self._step(self.opt_d, self.scaler_d)
-            if cfg.clip > 0:  # WGAN weight clipping after every D step
-                with torch.no_grad():
-                    for p in self.D.parameters():
-                        p.clamp_(-cfg.clip, cfg.clip)
-        read = torch.sigmoid if self.gan.logistic else (lambda t: t)
-        out.update(d_real=read(d_real.detach()).mean().item(),
-                   d_fake=read(d_fake.detach()).mean().item())
-        return out
-
     def train_step(self) -> dict[str, float]:
-        """One generator update, preceded by ``n_critic`` discriminator updates (each on its own batch).
-
-        On logging steps it also measures the diagnostics (gradient norms and shares, D accuracy, diversity).
-        """
-        cfg, timer, out = self.cfg, self.timer, {}
-        measure = (self.step + 1) % cfg.log_every == 0
-        n_d = cfg.n_critic if self.D is not None else 0
+        """One step of the current phase: ``n_critic`` D updates (each on its own batch) then one G update
+        (adversarial); G alone on the explicit terms (pretrain-g); one D update on the frozen G's output
+        (pretrain-d). Sets the learning rates first and updates the EMA after a G update."""
+        cfg, step, nets = self.cfg, self.step, self.nets
+        phase = phase_of(cfg, step, self.D is not None)
+        factor = lr_factor(cfg, step)
+        for opt, base in ((nets.opt_g, cfg.lr), (nets.opt_d, cfg.d_lr)):
+            for group in opt.param_groups if opt is not None else ():
+                group["lr"] = base * factor
+        measure = (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps
+        out: dict[str, float] = {}
+        n_d = {"adversarial": cfg.n_critic if self.D is not None else 0, "pretrain-d": 1, "pretrain-g": 0,
+               "explicit": 0}[phase]
+        train_g = phase != "pretrain-d"
         for k in range(max(n_d, 1)):
-            cond, real = self.batch(k)
-            last = k == max(n_d, 1) - 1
-            with timer("G forward"), torch.set_grad_enabled(last), self.autocast():  # last fake feeds the G phase
+            cond, real = self.batch()
+            with_graph = train_g and k == max(n_d, 1) - 1  # the last fake feeds the G phase
+            with self.timer("G forward"), torch.set_grad_enabled(with_graph), self.loss.autocast():
                 fake = self.G(cond)
             if n_d:
-                out = self.d_step(cond, real, fake.detach(), measure and last, k)
-
-        # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
-        terms = {}
-        with self.autocast():
-            if self.D is not None:
-                self.D.requires_grad_(False)
-                with timer("D forward"):
-                    d_real = self.judge(cond, real).detach() if self.gan.g_uses_real else None
-                    g_adv = self.g_adv_loss(self.judge(cond, fake), d_real)
-                terms["adv"] = cfg.adv_weight * g_adv
-                out["g_adv"] = g_adv.item()
-            if self.recon_loss is not None:
-                g_recon = self.recon_loss(fake, real)
-                terms["recon"] = cfg.recon_weight * g_recon
-                out["g_recon"] = g_recon.item()
-            if cfg.gdl_weight > 0:
-                g_gdl = gdl(fake, real)
-                terms["gdl"] = cfg.gdl_weight * g_gdl
-                out["g_gdl"] = g_gdl.item()
-            loss_g = sum(terms.values())
-        out["g_loss"] = loss_g.item()
-        self._check_finite(out)
-        if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
-            with timer("diagnostics"):
-                for name, term in terms.items():
-                    (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
-                    out[f"grad_{name}"] = grad.norm().item()
-        with timer("G backward"):
-            self._backward(loss_g, self.opt_g, self.scaler_g, self.G)
-        if measure:
-            with timer("diagnostics"):
-                out["g_grad_norm"] = grad_norm(self.G.parameters())
-                out["lr"] = self.opt_g.param_groups[0]["lr"]
-                if cfg.batch_size > 1:  # output diversity across the batch relative to the targets'
-                    out["diversity"] = (fake.detach().float().std(0).mean()
-                                        / real.std(0).mean().clamp_min(1e-8)).item()
-        with timer("optimizer"):
-            self._step(self.opt_g, self.scaler_g)
-        if self.D is not None:
-            self.D.requires_grad_(True)
+                out = d_phase(nets, self.loss, cond, real, fake.detach(), self.penalty_eps(k),
+                              measure and k == n_d - 1, self.hooks)
+        if train_g:
+            out.update(g_phase(nets, self.loss, cond, real, fake, phase == "adversarial", measure, self.hooks))
+            if self.G_ema is not None:
+                with self.timer("EMA"):
+                    ema_update(self.G_ema, self.G, ema_beta(cfg, step, self.dist.world))
         self.step += 1
-        return out
+        return {**out, "lr": nets.opt_g.param_groups[0]["lr"]}
 
     def _check_finite(self, values: dict[str, float]) -> None:
         """Stop before a NaN/inf loss reaches an optimizer; the checkpoint on disk is the last good state."""
-        bad = [f"{k}={v}" for k, v in values.items() if not math.isfinite(v)]
+        bad = [f"{k}={v}" for k, v in values.items() if not np.isfinite(v)]
         if self.dist.any(bool(bad), self.device):  # every rank stops together
             raise Pix2GanError(f"step {self.step + 1}: {', '.join(bad) or 'a non-finite loss on another rank'}; "
-                               f"training stopped, {self.run_dir / 'checkpoint.pt'} keeps the last good state")
+                               f"training stopped, {self.run.checkpoint} keeps the last good state")
 
     # ----------------------------------------------------------------------------------------------- the loop
-    def fit(self) -> dict[str, float]:
-        """Train until ``cfg.steps``; checkpoint every ``checkpoint_every`` steps, at the end and on SIGINT/SIGTERM.
+    def fit(self, stop_at: int | None = None) -> dict[str, float]:
+        """Train until ``cfg.steps`` (or ``stop_at``, checkpointed there like an interruption); checkpoint every
+        ``checkpoint_every`` steps, at the end and on SIGINT/SIGTERM.
 
         Under torchrun every rank runs this loop; only rank 0 writes files and shows progress.
         """
         cfg, main = self.cfg, self.dist.is_main
+        stop = min(cfg.steps, stop_at if stop_at is not None else cfg.steps)
         if main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            save_json(self.run_dir / "config.json", cfg)
-            self._trim_log()
-            for record in read_log(self.run_dir):  # a resumed run remembers its window and its warnings
+            self.run.lock()
+            self.run.write_config(cfg.to_json() + "\n")
+            self.run.trim_log(self.step)
+            for record in self.run.read_log():  # a resumed run remembers its window and its warnings
                 self.monitor.update(record)
         self.G.train()
         if self.D is not None:
@@ -428,21 +369,22 @@ class Trainer:
                    file=sys.stderr, dynamic_ncols=True)
         metrics: dict[str, float] = {}
         try:
-            while self.step < cfg.steps and not self.dist.any(self._stop_signal is not None):
+            while self.step < stop and not self.dist.any(self._stop_signal is not None):
                 t0 = time.perf_counter()
-                metrics = self.train_step()
-                metrics["sec"] = time.perf_counter() - t0
+                phase = phase_of(cfg, self.step, self.D is not None)
+                metrics = {**self.train_step(), "sec": time.perf_counter() - t0}
                 bar.update(1)
-                self._bookkeeping(metrics, bar)
+                bar.set_description(f"train [{phase}]")
+                self._bookkeeping(phase, metrics, bar)
                 self.timer.add_step(time.perf_counter() - t0)
                 if self.dist.any(self.health.over_limit(), self.device):
                     self.save()
                     raise Pix2GanError(f"{self.health.limit_message()}; training stopped at step {self.step}, "
-                                       f"{self.run_dir / 'checkpoint.pt'} is saved: fix or remove the files, then "
+                                       f"{self.run.checkpoint} is saved: fix or remove the files, then "
                                        f"--resume (with --allow-data-change if files were removed)")
             if self.step % cfg.checkpoint_every:
                 self.save()
-            if self.step < cfg.steps:  # stopped by a signal, here or on another rank
+            if self.step < stop:  # stopped by a signal, here or on another rank
                 self._stop_signal = self._stop_signal or signal.SIGTERM
                 bar.close()
                 if main:
@@ -455,25 +397,31 @@ class Trainer:
             self._batches = None  # the DataLoader's workers stop with their iterator
             for s, h in handlers.items():
                 signal.signal(s, h)
+            self.run.unlock()
         return metrics
 
-    def _bookkeeping(self, metrics: dict[str, float], bar: tqdm) -> None:
-        """After a step: the log line and its warnings, the sample grid, the checkpoint, each on its schedule."""
-        cfg, main = self.cfg, self.dist.is_main
+    def _bookkeeping(self, phase: str, metrics: dict[str, float], bar: tqdm) -> None:
+        """After a step: validation, the log line and its warnings, the sample grid, the checkpoint, each on its
+        schedule."""
+        cfg, main, step = self.cfg, self.dist.is_main, self.step
         with self.timer("log, samples, checkpoint"):
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            validated = bool(cfg.val_every) and (step % cfg.val_every == 0 or step == cfg.steps)
+            if validated and main:
+                metrics = {**metrics, **self.validate()}
+            if step % cfg.log_every == 0 or step == cfg.steps or validated:  # the same on every rank: collective
                 self.dist.check_in_sync(self.G, self.D)
                 if main:
-                    record = {"step": self.step, **{k: round(v, 6) for k, v in metrics.items()},
+                    record = {"step": step, "phase": phase, **{k: round(v, 6) for k, v in metrics.items()},
                               **self.health.counts}
                     fired = self.monitor.update(record)
                     for name in fired:
-                        bar.write(f"warning: step {self.step}: {ADVICE[name]}", file=sys.stderr)
-                    self._log({**record, "warnings": fired} if fired else record)
-                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon") if k in metrics})
-            if self.step % cfg.sample_every == 0 and main:
+                        bar.write(f"warning: step {step}: {ADVICE[name]}", file=sys.stderr)
+                    self.run.append_log({**record, "warnings": fired} if fired else record)
+                    bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon",
+                                                                       f"val_{cfg.val_metric}") if k in metrics})
+            if step % cfg.sample_every == 0 and main:
                 self.save_samples()
-            if self.step % cfg.checkpoint_every == 0:
+            if step % cfg.checkpoint_every == 0:
                 self.save()
 
     @property

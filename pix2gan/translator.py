@@ -27,8 +27,11 @@ class Translator:
         self.task, self.size = task, size
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None) -> Translator:
-        G, cfg = load_generator(Path(path), task="paired")
+    def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
+                        ema: bool = True) -> Translator:
+        """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
+        one)."""
+        G, cfg = load_generator(Path(path), task="paired", ema=ema)
         return cls(G, PairedTask.from_config(cfg), size, pick_device(device))
 
     @torch.inference_mode()

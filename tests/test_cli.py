@@ -142,7 +142,9 @@ def test_every_loss_trains_20_steps_from_the_cli(name, tmp_path, photo_dir):
     assert main(["train", "--data", str(photo_dir), "--out", str(run), "--steps", "20", "--gan-loss", name,
                  "--log-every", "5", *extra, *TINY]) == 0
     for line in (run / "log.jsonl").read_text().splitlines():
-        assert all(np.isfinite(v) for v in json.loads(line).values())
+        record = json.loads(line)
+    assert record.pop("phase") == ("explicit" if name == "none" else "adversarial")
+    assert all(np.isfinite(v) for v in record.values())
 
 
 def test_losses_command_lists_every_name(capsys):

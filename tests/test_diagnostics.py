@@ -41,8 +41,8 @@ class IgnoresItsInput(nn.Module):
 
 def test_mode_collapse_fires_for_a_generator_that_ignores_its_input(tmp_path):
     t = run(tmp_path, "collapse", steps=160)
-    t.G = IgnoresItsInput()
-    t.opt_g = make_optimizer(t.cfg, t.G.parameters(), t.cfg.lr)
+    t.nets.G = IgnoresItsInput()
+    t.nets.opt_g = make_optimizer(t.cfg, t.G.parameters(), t.cfg.lr)
     t.fit()
     assert "mode_collapse" in warnings_of(t.run_dir)
 

@@ -48,8 +48,8 @@ def test_two_processes_match_one_with_twice_the_batch(tmp_path, photo_dir, gan_l
     # one writer: one log line per step, one checkpoint, nothing else in the run folder
     steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3]
-    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["checkpoint.pt", "config.json", "log.jsonl",
-                                                                    "samples"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == [".lock", "checkpoint.pt", "config.json",
+                                                                    "log.jsonl", "samples"]
     if gan_loss == "wgan-gp":
         assert all(json.loads(line)["gp"] > 0 for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines())
 

@@ -1,5 +1,6 @@
 """The trainer: resume exactness, presets, penalties applied in the step, clipping, failure handling."""
 
+import dataclasses
 import json
 
 import pytest
@@ -71,7 +72,7 @@ def test_config_refusals():
 
 def test_l2_baseline_builds_no_discriminator(tmp_path, photo_dir):
     t = Trainer(tiny(data=str(photo_dir), gan_loss="none", recon="l2"), tmp_path / "r", progress=False)
-    assert t.D is None and t.opt_d is None
+    assert t.D is None and t.nets.opt_d is None
     t.fit()
     state = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
     assert "D" not in state and state["step"] == 4
@@ -86,7 +87,7 @@ def test_gradient_penalty_is_applied_in_the_training_step(tmp_path, photo_dir, m
         calls.append(1)
         return real_gp(*args, **kw)
 
-    monkeypatch.setattr("pix2gan.train.gradient_penalty", counting)
+    monkeypatch.setattr("pix2gan.step.gradient_penalty", counting)
     after = {}
     for gp_weight in (10.0, 0.0):
         t = Trainer(tiny(data=str(photo_dir), gan_loss="wgan-gp", gp_weight=gp_weight, steps=1), tmp_path / str(gp_weight),
@@ -118,7 +119,7 @@ def test_nan_stops_training_and_keeps_last_checkpoint(tmp_path, photo_dir, monke
     t.fit()
     before = (run / "checkpoint.pt").read_bytes()
     t = Trainer.resume(run, {"steps": 4}, progress=False)
-    monkeypatch.setattr(t, "recon_loss", lambda fake, real: torch.tensor(float("nan")))
+    t.loss = dataclasses.replace(t.loss, recon_loss=lambda fake, real: torch.tensor(float("nan")))
     with pytest.raises(Pix2GanError, match=r"step 3: .*nan.*last good state"):
         t.fit()
     assert (run / "checkpoint.pt").read_bytes() == before

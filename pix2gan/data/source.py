@@ -15,6 +15,7 @@ import hashlib
 import os
 import signal
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -168,19 +169,20 @@ def collate(samples: list[tuple[Tensor, list[Event]]]) -> tuple[Tensor, list[Eve
 
 
 class StepBatches(Sampler):
-    """The keys of every batch from step ``start`` to ``stop``: ``batches_per_step`` batches per step, each the
-    slots ``slots`` (this process's slice of the global batch)."""
+    """The keys of every batch from step ``start`` to ``stop``: ``batches_per_step`` (a number, or a function of
+    the step) batches per step, each the slots ``slots`` (this process's slice of the global batch)."""
 
-    def __init__(self, start: int, stop: int, batches_per_step: int, slots: range):
-        self.start, self.stop, self.per_step, self.slots = start, stop, batches_per_step, slots
+    def __init__(self, start: int, stop: int, batches_per_step: int | Callable[[int], int], slots: range):
+        self.start, self.stop, self.slots = start, stop, slots
+        self.per_step = batches_per_step if callable(batches_per_step) else (lambda step: batches_per_step)
 
     def __iter__(self):
         for step in range(self.start, self.stop):
-            for k in range(self.per_step):
+            for k in range(self.per_step(step)):
                 yield [(step, k, s) for s in self.slots]
 
     def __len__(self) -> int:
-        return max(0, self.stop - self.start) * self.per_step
+        return sum(self.per_step(step) for step in range(self.start, self.stop))
 
 
 def default_workers() -> int:

@@ -1,0 +1,68 @@
+"""The run folder, in one place: ``config.json``, ``checkpoint.pt``, ``best.pt``, ``log.jsonl``, ``samples/`` and the
+lock that keeps two trainers out of one folder."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from pix2gan.checkpoint import atomic_write_bytes
+from pix2gan.errors import Pix2GanError
+
+
+class RunDir:
+    """``RunDir(path)``: where a run's files live; nothing is created until something is written."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.config = self.path / "config.json"
+        self.checkpoint = self.path / "checkpoint.pt"
+        self.best = self.path / "best.pt"
+        self.log = self.path / "log.jsonl"
+        self.samples = self.path / "samples"
+        self._lock_fd: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def sample(self, step: int) -> Path:
+        return self.samples / f"step_{step:06d}.png"
+
+    def write_config(self, text: str) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.config, text.encode())
+
+    def append_log(self, record: dict) -> None:
+        with open(self.log, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def read_log(self) -> list[dict]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def trim_log(self, step: int) -> None:
+        """On resume, drop log lines written after the checkpoint's ``step`` (they will be written again)."""
+        if self.log.exists():
+            kept = [r for r in self.read_log() if r.get("step", 0) <= step]
+            atomic_write_bytes(self.log, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+    def lock(self) -> None:
+        """Hold ``.lock`` (a POSIX record lock: released when this process ends, however it ends, and not
+        inherited by DataLoader workers, which may outlive a killed trainer by a few seconds) until :meth:`unlock`."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise Pix2GanError(f"{self.path}: another pix2gan process is training in this folder") from None
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.lockf(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -1,0 +1,240 @@
+"""One training step: the D phase and the G phase, as functions of the nets, their optimisers, a batch and the loss
+settings. No files, no logging, no schedule: the loop (``train.py``) decides what runs when.
+
+The loop passes :class:`Hooks`: ``phase(name)`` labels a stretch of work (the ``--profile`` timer), ``check(values)``
+stops before a non-finite loss reaches an optimiser, ``average(params)`` all-reduces gradients under torchrun. Their
+defaults do nothing, so the phases run as they are in tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from pix2gan.augment import diff_augment
+from pix2gan.diagnostics import grad_norm
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, GanLoss, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
+
+
+@dataclass
+class Nets:
+    """The networks and their optimisers (``D``/``opt_d`` None for an explicit-loss-only run); fp16 scalers."""
+
+    G: nn.Module
+    D: nn.Module | None
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer | None
+    scaler_g: torch.amp.GradScaler | None = None
+    scaler_d: torch.amp.GradScaler | None = None
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """Everything the phases need to know about the losses, from a resolved config."""
+
+    gan: GanLoss | None
+    g_adv_loss: Callable | None
+    recon_loss: Callable | None
+    conditional: bool
+    adv_weight: float
+    recon_weight: float
+    gdl_weight: float
+    gp_weight: float
+    r1: float
+    clip: float
+    augment: tuple[str, ...]
+    amp_dtype: torch.dtype | None = None
+    device_type: str = "cpu"
+
+    @classmethod
+    def from_config(cls, cfg, device: torch.device) -> LossSettings:
+        gan = GAN_LOSSES.get(cfg.gan_loss)
+        return cls(gan=gan, g_adv_loss=alpha_g if cfg.g_adv_form == "alpha" else (gan.g_loss if gan else None),
+                   recon_loss=RECON_LOSSES.get(cfg.recon), conditional=cfg.disc == "conditional",
+                   adv_weight=cfg.adv_weight, recon_weight=cfg.recon_weight, gdl_weight=cfg.gdl_weight,
+                   gp_weight=cfg.gp_weight, r1=cfg.r1, clip=cfg.clip,
+                   augment=tuple(p for p in cfg.d_augment.split(",") if p),
+                   amp_dtype={"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision],
+                   device_type=device.type)
+
+    def autocast(self):
+        """Mixed precision on CUDA (``--precision bf16|fp16``); fp32 (a no-op) otherwise."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.amp_dtype)
+
+
+def _no_phase(name: str):
+    return contextlib.nullcontext()
+
+
+@dataclass
+class Hooks:
+    phase: Callable[[str], contextlib.AbstractContextManager] = _no_phase
+    check: Callable[[dict[str, float]], None] = lambda values: None
+    average: Callable[[object], None] = lambda params: None
+
+
+def judge(D: nn.Module, s: LossSettings, cond: Tensor, image: Tensor) -> Tensor:
+    """D's patch logits for ``image`` (seen with its condition when D is conditional), through the augmentation."""
+    x = torch.cat([cond, image], 1) if s.conditional else image
+    if s.augment:
+        x = diff_augment(x, s.augment, split=cond.shape[1] if s.conditional else 0)
+    return D(x)
+
+
+def _update(loss: Tensor, opt, scaler, net: nn.Module, hooks: Hooks) -> None:
+    """Gradients of ``loss`` for ``net``: averaged over ranks, unscaled (fp16's GradScaler)."""
+    opt.zero_grad(set_to_none=True)
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    hooks.average(net.parameters())
+    if scaler is not None:
+        scaler.unscale_(opt)
+
+
+def _step(opt, scaler) -> None:
+    if scaler is None:
+        opt.step()
+    else:  # skips the step when fp16 overflowed, and adapts the scale
+        scaler.step(opt)
+        scaler.update()
+
+
+def d_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tensor, eps: Tensor | None = None,
+            measure: bool = False, hooks: Hooks = Hooks()) -> dict[str, float]:
+    """One D update. ``fake`` is detached: no gradient reaches G. ``eps`` ``(B, 1, 1, 1)``: the gradient penalty's
+    interpolation weights. Returns the figures to log (D's view and accuracy when ``measure``)."""
+    # D phase: minimise the adversarial D loss (+ gradient penalty, + R1) on real and fake
+    D, out = nets.D, {}
+    with hooks.phase("D forward"), s.autocast():
+        d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond, fake)
+        loss_d = s.gan.d_loss(d_real, d_fake)
+    # penalties differentiate through D twice: computed in fp32 whatever the precision
+    with hooks.phase("penalties"):
+        if s.gp_weight > 0:  # WGAN-GP, every D step, weight gp_weight
+            gp = gradient_penalty(lambda y: judge(D, s, cond, y), real, fake.float(), eps)
+            loss_d = loss_d + s.gp_weight * gp
+            out["gp"] = gp.item()
+        if s.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
+            r1 = r1_penalty(lambda y: judge(D, s, cond, y), real)
+            loss_d = loss_d + 0.5 * s.r1 * r1
+            out["r1"] = r1.item()
+    out["d_loss"] = loss_d.item()
+    hooks.check(out)
+    with hooks.phase("D backward"):
+        _update(loss_d, nets.opt_d, nets.scaler_d, D, hooks)
+    if measure:
+        with hooks.phase("diagnostics"):
+            out["d_grad_norm"] = grad_norm(D.parameters())
+            out["d_acc_real"], out["d_acc_fake"] = d_accuracy(d_real.detach().float(), d_fake.detach().float(),
+                                                              s.gan.threshold)
+    with hooks.phase("optimizer"):
+        _step(nets.opt_d, nets.scaler_d)
+        if s.clip > 0:  # WGAN weight clipping after every D step
+            with torch.no_grad():
+                for p in D.parameters():
+                    p.clamp_(-s.clip, s.clip)
+    read = torch.sigmoid if s.gan.logistic else (lambda t: t)
+    out.update(d_real=read(d_real.detach()).mean().item(), d_fake=read(d_fake.detach()).mean().item())
+    return out
+
+
+def g_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tensor, adversarial: bool = True,
+            measure: bool = False, hooks: Hooks = Hooks()) -> dict[str, float]:
+    """One G update from ``fake = G(cond)`` (with its graph). ``adversarial`` False (the G warm-up, or no D): the
+    explicit terms alone, D is not run. Returns the figures to log."""
+    # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
+    terms, out = {}, {}
+    D = nets.D if adversarial else None
+    with s.autocast():
+        if D is not None:
+            D.requires_grad_(False)
+            with hooks.phase("D forward"):
+                d_real = judge(D, s, cond, real).detach() if s.gan.g_uses_real else None
+                g_adv = s.g_adv_loss(judge(D, s, cond, fake), d_real)
+            terms["adv"] = s.adv_weight * g_adv
+            out["g_adv"] = g_adv.item()
+        if s.recon_loss is not None:
+            g_recon = s.recon_loss(fake, real)
+            terms["recon"] = s.recon_weight * g_recon
+            out["g_recon"] = g_recon.item()
+        if s.gdl_weight > 0:
+            g_gdl = gdl(fake, real)
+            terms["gdl"] = s.gdl_weight * g_gdl
+            out["g_gdl"] = g_gdl.item()
+        loss_g = sum(terms.values())
+    out["g_loss"] = loss_g.item()
+    hooks.check(out)
+    if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
+        with hooks.phase("diagnostics"):
+            for name, term in terms.items():
+                (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
+                out[f"grad_{name}"] = grad.norm().item()
+    with hooks.phase("G backward"):
+        _update(loss_g, nets.opt_g, nets.scaler_g, nets.G, hooks)
+    if measure:
+        with hooks.phase("diagnostics"):
+            out["g_grad_norm"] = grad_norm(nets.G.parameters())
+            if real.shape[0] > 1:  # output diversity across the batch relative to the targets'
+                out["diversity"] = (fake.detach().float().std(0).mean() / real.std(0).mean().clamp_min(1e-8)).item()
+    with hooks.phase("optimizer"):
+        _step(nets.opt_g, nets.scaler_g)
+    if D is not None:
+        D.requires_grad_(True)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- schedules
+def lr_factor(cfg, step: int) -> float:
+    """The learning rate of (0-based) ``step`` as a fraction of the base rate: a linear ramp from 0 over
+    ``warmup_steps``, times ``constant`` 1, ``linear`` (1 until ``lr_decay_start``, then linearly to 0 at
+    ``steps``: pix2pix's rule) or ``cosine`` (half a cosine from 1 after the warm-up to 0 at ``steps``)."""
+    f = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+    if cfg.lr_schedule == "linear":
+        start = cfg.lr_decay_start if cfg.lr_decay_start is not None else cfg.steps // 2
+        f *= 1.0 - max(0, step - start) / max(1, cfg.steps - start)
+    elif cfg.lr_schedule == "cosine":
+        progress = max(0, step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        f *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return max(0.0, f)
+
+
+def ema_beta(cfg, step: int, world: int = 1) -> float:
+    """stylegan2-ada's EMA decay after (0-based) ``step``: β = 0.5^(batch / half-life), the half-life in images
+    ramped up as ``min(half_life, images seen × ema_rampup)`` (``ema_rampup`` 0: no ramp-up)."""
+    batch = cfg.batch_size * world
+    half_life = cfg.ema_half_life
+    if cfg.ema_rampup > 0:
+        half_life = min(half_life, (step + 1) * batch * cfg.ema_rampup)
+    return 0.5 ** (batch / max(half_life, 1e-8))
+
+
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
+    """``G_ema ← β·G_ema + (1 − β)·G`` for the parameters; buffers (batch norm statistics) copied, not averaged."""
+    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
+        p_ema.copy_(p.detach().lerp(p_ema, beta))
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
+
+
+PHASES = ("pretrain-g", "pretrain-d", "adversarial")
+
+
+def phase_of(cfg, step: int, has_d: bool) -> str:
+    """Which phase (0-based) ``step`` is in: G alone on the explicit loss, then D alone on the frozen G's outputs,
+    then both (DeOldify's NoGAN order). Without a D (an explicit-loss baseline) every step is "explicit"."""
+    if not has_d:
+        return "explicit"
+    if step < cfg.pretrain_g_steps:
+        return "pretrain-g"
+    if step < cfg.pretrain_g_steps + cfg.pretrain_d_steps:
+        return "pretrain-d"
+    return "adversarial"
+
+
