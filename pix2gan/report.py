@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pix2gan.checkpoint import load_checkpoint
 from pix2gan.diagnostics import ADVICE, read_log
 from pix2gan.errors import Pix2GanError
 
@@ -29,6 +30,12 @@ def summarize(run_dir: Path) -> str:
              for k in keys if any(k in r for r in recent)}
     lines.append("last figures (mean of the last 10 logged steps): "
                  + ", ".join(f"{k} {v:.4g}" for k, v in means.items()))
+    metric = cfg.get("val_metric", "psnr")
+    validated = [r for r in log if f"val_{metric}" in r]
+    if validated:
+        best = load_checkpoint(run_dir / "best.pt")["best"] if (run_dir / "best.pt").exists() else None
+        lines.append(f"validation: {metric} {validated[-1][f'val_{metric}']:.4g} at step {validated[-1]['step']}"
+                     + (f"; best {best['value']:.4g} at step {best['step']} (best.pt)" if best else ""))
     warned = [(r["step"], w) for r in log for w in r.get("warnings", [])]
     if warned:
         lines += [f"warning at step {step}: {name}: {ADVICE[name]}" for step, name in warned]
@@ -51,13 +58,17 @@ def plot_diagnostics(run_dir: Path, path: Path | None = None) -> Path:
     if not log:
         raise Pix2GanError(f"{run_dir}: log.jsonl has no logged steps to plot")
     path = Path(path) if path else run_dir / "diagnostics.png"
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
+    metric = json.loads((run_dir / "config.json").read_text()).get("val_metric", "psnr") \
+        if (run_dir / "config.json").exists() else "psnr"
     panels = [
         (axes[0, 0], "losses", ["d_loss", "g_adv", "g_recon"], False),
         (axes[0, 1], "discriminator (D(real), D(fake), accuracy)", ["d_real", "d_fake", "d_acc_real", "d_acc_fake"],
          False),
         (axes[1, 0], "gradient norm at G's output, by term", ["grad_adv", "grad_recon"], True),
         (axes[1, 1], "output diversity / target diversity", ["diversity"], False),
+        (axes[2, 0], f"validation on the held-out split ({metric}; --val-every)", [f"val_{metric}"], False),
+        (axes[2, 1], "learning rate (G)", ["lr"], False),
     ]
     for ax, title, keys, log_scale in panels:
         for key in keys:
@@ -73,7 +84,7 @@ def plot_diagnostics(run_dir: Path, path: Path | None = None) -> Path:
             for w in r.get("warnings", []):
                 ax.axvline(r["step"], color="red", ls="--", lw=0.8)
                 ax.text(r["step"], ax.get_ylim()[1], w, color="red", fontsize=7, rotation=90, va="top")
-    for ax in axes[1]:
+    for ax in axes[2]:
         ax.set_xlabel("step")
     fig.suptitle(str(run_dir), fontsize=10)
     fig.tight_layout()

@@ -203,8 +203,11 @@ def draw_loader(draws: Draws, batches: StepBatches, workers: int, pin_memory: bo
     """Batches ``(uint8 crops, events)`` in key order, decoded by ``workers`` processes (0: in this one), each
     prefetching 4 batches ahead. One pass covers the whole run, so the workers start once and live as long as the
     iterator (persistent for the run); dropping the iterator stops them."""
+    # its own generator: a DataLoader otherwise draws its workers' base seed from the global RNG, whose state the
+    # checkpoint restores for dropout and augmentation, so a resumed run would draw one number more than a straight one
     return DataLoader(draws, batch_sampler=batches, collate_fn=collate, num_workers=workers, pin_memory=pin_memory,
-                      prefetch_factor=4 if workers else None, worker_init_fn=_worker_init if workers else None)
+                      prefetch_factor=4 if workers else None, worker_init_fn=_worker_init if workers else None,
+                      generator=torch.Generator().manual_seed(draws.seed))
 
 
 def fixed_batches(source: Source, seed: int, count: int, size: int, batch_size: int = 16) -> list[Tensor]:
