@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pix2gan.errors import Pix2GanError
+from pix2gan.rundir import RunDir
 
 
 def _add_train(sub) -> None:
@@ -131,7 +132,7 @@ def cmd_train(args) -> int:
     progress = not getattr(args, "quiet", False)
     resume = getattr(args, "resume", False)
     profile = getattr(args, "profile", False)
-    if not resume and (out / "checkpoint.pt").exists():
+    if not resume and RunDir(out).checkpoint.exists():
         raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
     dist = distributed.setup(given.get("device", "auto"))  # torchrun: one process per device
     try:
@@ -421,7 +422,7 @@ def cmd_compare(args) -> int:
         runs = {}
         for item in args.runs.split(","):
             path = Path(item.strip())
-            if not (path / "checkpoint.pt").exists():
+            if not RunDir(path).checkpoint.exists():
                 raise Pix2GanError(f"{path}: not a run folder (no checkpoint.pt)")
             runs[path.name] = path
         data = args.data

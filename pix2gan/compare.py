@@ -27,6 +27,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
 from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
 from pix2gan.metrics import DIRECTION
+from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
 from pix2gan.train import Trainer, load_generator
 
@@ -76,7 +77,7 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
         run_dir = out / "runs" / v.folder
         if progress:
             print(f"[{v.label}] training {cfg.steps} steps → {run_dir}", file=sys.stderr)
-        if (run_dir / "checkpoint.pt").exists():
+        if RunDir(run_dir).checkpoint.exists():
             trainer = Trainer.resume(run_dir, {"steps": cfg.steps}, progress=progress)
             if trainer.step >= cfg.steps and progress:
                 print(f"[{v.label}] already trained", file=sys.stderr)
@@ -99,7 +100,7 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
     first = None
     results = {}
     for label, run in runs.items():  # a run folder, or any checkpoint file (.pt or .safetensors)
-        G, cfg = load_generator(run / "checkpoint.pt" if Path(run).is_dir() else run, ema=ema)
+        G, cfg = load_generator(RunDir(run).checkpoint if Path(run).is_dir() else run, ema=ema)
         if first is None:
             first = cfg
             task = make_task(cfg)

@@ -7,7 +7,6 @@ Every threshold lives in :class:`Thresholds`. A condition must hold on ``window`
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +84,7 @@ class Monitor:
 
 
 def read_log(run_dir: Path) -> list[dict]:
-    path = Path(run_dir) / "log.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The records of ``RUN/log.jsonl`` (none when it does not exist yet)."""
+    from pix2gan.rundir import RunDir
+
+    return RunDir(run_dir).read_log()

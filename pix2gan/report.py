@@ -8,14 +8,15 @@ from pathlib import Path
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.diagnostics import ADVICE, read_log
 from pix2gan.errors import Pix2GanError
+from pix2gan.rundir import RunDir
 
 
 def summarize(run_dir: Path) -> str:
     """A few lines: the run's configuration, where it stands, its last figures and every warning with its step."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").exists():
+    run = RunDir(run_dir)
+    if not run.config.exists():
         raise Pix2GanError(f"{run_dir}: not a pix2gan run folder (no config.json)")
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = json.loads(run.config.read_text())
     log = read_log(run_dir)
     lines = [f"run {run_dir}: task {cfg['task']}, gan loss {cfg['gan_loss']}, recon {cfg['recon']}×{cfg['recon_weight']:g}"
              f", data {cfg['data']}"]
@@ -33,7 +34,7 @@ def summarize(run_dir: Path) -> str:
     metric = cfg.get("val_metric", "psnr")
     validated = [r for r in log if f"val_{metric}" in r]
     if validated:
-        best = load_checkpoint(run_dir / "best.pt")["best"] if (run_dir / "best.pt").exists() else None
+        best = load_checkpoint(run.best)["best"] if run.best.exists() else None
         lines.append(f"validation: {metric} {validated[-1][f'val_{metric}']:.4g} at step {validated[-1]['step']}"
                      + (f"; best {best['value']:.4g} at step {best['step']} (best.pt)" if best else ""))
     warned = [(r["step"], w) for r in log for w in r.get("warnings", [])]
@@ -59,8 +60,8 @@ def plot_diagnostics(run_dir: Path, path: Path | None = None) -> Path:
         raise Pix2GanError(f"{run_dir}: log.jsonl has no logged steps to plot")
     path = Path(path) if path else run_dir / "diagnostics.png"
     fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
-    metric = json.loads((run_dir / "config.json").read_text()).get("val_metric", "psnr") \
-        if (run_dir / "config.json").exists() else "psnr"
+    config = RunDir(run_dir).config
+    metric = json.loads(config.read_text()).get("val_metric", "psnr") if config.exists() else "psnr"
     panels = [
         (axes[0, 0], "losses", ["d_loss", "g_adv", "g_recon"], False),
         (axes[0, 1], "discriminator (D(real), D(fake), accuracy)", ["d_real", "d_fake", "d_acc_real", "d_acc_fake"],

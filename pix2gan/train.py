@@ -368,13 +368,16 @@ class Trainer:
         bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", disable=not self.progress,
                    file=sys.stderr, dynamic_ncols=True)
         metrics: dict[str, float] = {}
+        shown = None  # the phase in the bar's description
         try:
             while self.step < stop and not self.dist.any(self._stop_signal is not None):
                 t0 = time.perf_counter()
                 phase = phase_of(cfg, self.step, self.D is not None)
                 metrics = {**self.train_step(), "sec": time.perf_counter() - t0}
                 bar.update(1)
-                bar.set_description(f"train [{phase}]")
+                if phase != shown:
+                    bar.set_description(f"train [{phase}]")
+                    shown = phase
                 self._bookkeeping(phase, metrics, bar)
                 self.timer.add_step(time.perf_counter() - t0)
                 if self.dist.any(self.health.over_limit(), self.device):
