@@ -57,8 +57,12 @@ class RunDir:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise Pix2GanError(f"{self.path}: another pix2gan process is training in this folder") from None
+            raise Pix2GanError(f"{self.path}: another pix2gan process (pid {holder}) is training in this folder") \
+                from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
 
     def unlock(self) -> None:

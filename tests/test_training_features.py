@@ -204,7 +204,8 @@ def test_a_second_trainer_in_the_same_folder_is_refused(tmp_path, photo_dir):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(Pix2GanError, match="another pix2gan process is training in this folder"):
+        with pytest.raises(Pix2GanError, match=rf"another pix2gan process \(pid {holder.pid}\) is training in this "
+                                               rf"folder"):
             Trainer(tiny(data=str(photo_dir)), run, progress=False).fit()
     finally:
         holder.kill()
