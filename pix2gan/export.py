@@ -7,7 +7,6 @@ is written, onnxruntime runs it at two odd sizes and its output must match PyTor
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 from pathlib import Path

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from PIL import Image
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
