@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -14,6 +16,8 @@ from tqdm import tqdm
 
 from pix2gan.data.images import IMAGE_SUFFIXES, list_images
 from pix2gan.errors import Pix2GanError
+
+_counter = itertools.count()
 
 
 @dataclass
@@ -37,10 +41,10 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
         raise Pix2GanError(f"{input_path}: no such file or folder")
     src, dst = input_path.resolve(), output_path.resolve()
     if input_path.is_file():
-        if dst == src:
-            raise Pix2GanError(f"{output_path}: refusing to overwrite the input")
         if output_path.is_dir() or output_path.suffix.lower() not in IMAGE_SUFFIXES:
-            return [(input_path, output_path / (input_path.stem + suffix))]
+            output_path = output_path / (input_path.stem + suffix)
+        if output_path.resolve() == src:  # whatever the flags: INPUT is never written to
+            raise Pix2GanError(f"{output_path}: is the input itself; refusing to write over it")
         return [(input_path, output_path)]
     if dst == src or src in dst.parents:
         raise Pix2GanError(f"{output_path}: the output folder must not be the input folder or inside it")
@@ -50,10 +54,12 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
     if not sources:
         raise Pix2GanError(f"{input_path}: no image files found")
     rel = [p.relative_to(input_path) for p in sources]
-    taken = Counter(r.with_suffix(suffix) for r in rel)
-    # a.jpg and a.png would both become a.png: then the one not already named .png keeps its suffix (a.jpg.png)
-    names = [r.with_suffix(suffix) if taken[r.with_suffix(suffix)] == 1 or r.suffix.lower() == suffix
-             else r.with_name(r.name + suffix) for r in rel]
+    key = lambda r: r.with_suffix(suffix).as_posix().lower()  # noqa: E731 - x.PNG and x.png collide on some disks
+    taken = Counter(key(r) for r in rel)
+    # a.jpg, a.png and a.PNG would all become a.png: the one named exactly a.png keeps it, the others keep their
+    # suffix (a.jpg.png, a.PNG.png)
+    names = [r.with_suffix(suffix) if taken[key(r)] == 1 or r.suffix == suffix else r.with_name(r.name + suffix)
+             for r in rel]
     return [(p, output_path / n) for p, n in zip(sources, names)]
 
 
@@ -62,7 +68,8 @@ def replacing(path: Path) -> Iterator[Path]:
     """Yield a temporary name beside ``path`` (same suffix, so writers pick the format); when the block succeeds it
     is renamed to ``path``, when it fails it is removed: never a half-written file at ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    # short (a name near the 255-byte limit must still get one) and unique in its folder
+    tmp = path.with_name(f".p2g-{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
     try:
         yield tmp
         tmp.replace(path)
@@ -99,6 +106,11 @@ def process(pairs: list[tuple[Path, Path]], fn: Callable[[Path], Image.Image], *
             continue
         except OSError as e:
             tqdm.write(f"error: {dst}: cannot write ({e.strerror or e})", file=sys.stderr)
+            summary.failed.append(str(src))
+            continue
+        except Exception as e:  # noqa: BLE001 - any failure on one file is one line naming it; the batch goes on
+            tqdm.write(f"error: {src}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                       file=sys.stderr)
             summary.failed.append(str(src))
             continue
         summary.done += 1

@@ -55,7 +55,9 @@ class Colorizer:
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(x)
         h, w = light.shape[-2:]
-        scale = self.size / min(h, w)
+        # short side at the model's size; the long side at most 16 × that, so memory stays bounded for any aspect
+        # ratio (a 3×70000 strip is predicted at 1×1536 and its colour upsampled)
+        scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
         small = (max(1, round(h * scale)), max(1, round(w * scale)))
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False)
         ab = self.G(cond.clamp(-1, 1))

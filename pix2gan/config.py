@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,10 +127,19 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise Pix2GanError(f"--context must be at least 1, got {cfg.context}")
     if cfg.gan_loss == "none" and cfg.recon == "none" and cfg.gdl_weight == 0:
         raise Pix2GanError("--gan-loss none with --recon none leaves nothing to train")
+    for f in dataclasses.fields(cfg):  # NaN and infinities fail every comparison below: refuse them first
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise Pix2GanError(f"--{f.name.replace('_', '-')} must be a finite number, got {value}")
     for name in ("size", "batch_size", "steps", "depth", "ngf", "ndf", "d_layers", "log_every", "sample_every",
                  "checkpoint_every"):
         if getattr(cfg, name) < 1:
             raise Pix2GanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    from pix2gan.nets.patchgan import patch_output_size
+
+    if cfg.gan_loss != "none" and patch_output_size(cfg.size, cfg.d_layers) < 1:
+        raise Pix2GanError(f"--size {cfg.size} is too small for a {cfg.d_layers}-layer PatchGAN (it needs at least "
+                           f"{3 * 2 ** cfg.d_layers} px); use a larger --size or fewer --d-layers")
     if cfg.load_scale < 1:
         raise Pix2GanError(f"--load-scale must be at least 1, got {cfg.load_scale}")
     if cfg.workers is not None and cfg.workers < 0:

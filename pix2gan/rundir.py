@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sys
 from pathlib import Path
 
 from pix2gan.checkpoint import atomic_write_bytes
@@ -39,9 +40,27 @@ class RunDir:
             f.write(json.dumps(record) + "\n")
 
     def read_log(self) -> list[dict]:
+        """The records of ``log.jsonl``; a line that is not JSON (torn by a crash mid-write) is skipped with one
+        warning naming the file."""
         if not self.log.exists():
             return []
-        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line.strip()]
+        records, torn = [], 0
+        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    torn += 1
+        if torn:
+            print(f"warning: {self.log}: skipped {torn} unreadable line(s) (torn by an interrupted write)",
+                  file=sys.stderr)
+        return records
+
+    def remove_stale_temporaries(self) -> None:
+        """Temporary files a killed writer left (``.NAME.*.tmp``, in the run folder and samples/)."""
+        for folder in (self.path, self.samples):
+            for tmp in folder.glob(".*.tmp*") if folder.is_dir() else ():
+                tmp.unlink(missing_ok=True)
 
     def trim_log(self, step: int) -> None:
         """On resume, drop log lines written after the checkpoint's ``step`` (they will be written again)."""

@@ -64,8 +64,15 @@ def load_generator(path: Path, task: str | None = None, ema: bool = True) -> tup
     trained with: its EMA weights when it has them and ``ema``, else the raw G."""
     state = load_checkpoint(Path(path), task=task)
     cfg = TrainConfig.from_dict(state["config"])
+    if "G" not in state:
+        raise Pix2GanError(f"{path}: holds no generator weights (no 'G' in it)")
     G = build_generator(cfg)
-    G.load_state_dict(state["G_ema"] if ema and "G_ema" in state else state["G"])
+    key = "G_ema" if ema and "G_ema" in state else "G"
+    try:
+        G.load_state_dict(state[key])
+    except RuntimeError as e:
+        first = next((ln.strip() for ln in str(e).splitlines()[1:] if ln.strip()), str(e))
+        raise Pix2GanError(f"{path}: its generator weights do not fit its configuration ({first})") from None
     return G.eval(), cfg
 
 
@@ -87,6 +94,14 @@ def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Gene
     runs draw exactly what a single run would."""
     state = np.random.SeedSequence([seed, step, k, stream]).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def _write(path: Path, write) -> None:
+    """``write()``, which writes ``path``; a failure (disk full, permissions) as one line naming the file."""
+    try:
+        write()
+    except OSError as e:
+        raise Pix2GanError(f"{path}: cannot write ({e.strerror or e}); training stopped") from None
 
 
 class Trainer:
@@ -233,7 +248,7 @@ class Trainer:
             state["best"] = self.best
         if self.D is not None:
             state.update(D=self.D.state_dict(), opt_d=self.nets.opt_d.state_dict())
-        save_checkpoint(self.run.checkpoint, state)
+        _write(self.run.checkpoint, lambda: save_checkpoint(self.run.checkpoint, state))
 
     @property
     def G_eval(self) -> UNet:
@@ -271,7 +286,8 @@ class Trainer:
                   "one": abs(value - 1) < abs((self.best or {}).get("value", np.inf) - 1)}[DIRECTION.get(metric, "max")]
         if better:
             self.best = {"step": self.step, "metric": metric, "value": value}
-            save_checkpoint(self.run.best, {**self._generators(), "best": self.best})
+            best = {**self._generators(), "best": self.best}
+            _write(self.run.best, lambda: save_checkpoint(self.run.best, best))
         return {f"val_{k}": v for k, v in result.metrics.items()}
 
     # ----------------------------------------------------------------------------------------------- one step
@@ -357,7 +373,8 @@ class Trainer:
         stop = min(cfg.steps, stop_at if stop_at is not None else cfg.steps)
         if main:
             self.run.lock()
-            self.run.write_config(cfg.to_json() + "\n")
+            self.run.remove_stale_temporaries()
+            _write(self.run.config, lambda: self.run.write_config(cfg.to_json() + "\n"))
             self.run.trim_log(self.step)
             for record in self.run.read_log():  # a resumed run remembers its window and its warnings
                 self.monitor.update(record)

@@ -125,3 +125,23 @@ def test_large_jpegs_are_decoded_at_a_reduced_scale(tmp_path):
     x = source.read(0).float()
     ref = torch.from_numpy(np.array(full.resize((381, 286), Image.BICUBIC))).permute(2, 0, 1).float()
     assert x.shape == (3, 286, 381) and (x - ref).abs().mean() < 2.0
+
+
+@pytest.mark.parametrize("task", ["colorize", "nextframe", "paired"])
+def test_training_and_held_out_items_are_disjoint(tmp_path, photo_dir, task):
+    from pix2gan.data.moving_digits import make_moving_digits
+
+    if task == "nextframe":
+        np.save(tmp_path / "d.npy", make_moving_digits(20, frames=6, size=32, seed=0))
+        extra = dict(task=task, data=str(tmp_path / "d.npy"), layout="TNHW", context=2)
+    elif task == "paired":
+        (tmp_path / "ab").mkdir()
+        for k in range(10):
+            a = make_photo(np.random.default_rng(k), 40, 40)
+            Image.fromarray(np.concatenate([a, 255 - a], 1)).save(tmp_path / "ab" / f"{k}.png")
+        extra = dict(task=task, data=str(tmp_path / "ab"))
+    else:
+        extra = dict(data=str(photo_dir))
+    t = Trainer(tiny(holdout=0.3, **extra), tmp_path / "run", progress=False)
+    train, held = set(t.data.names), set(t.holdout.names)
+    assert train and held and not train & held and train | held == set(t.source.names)

@@ -106,9 +106,9 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path, photo_dir):
     proc.wait()
     killed_at = load_checkpoint(run / "checkpoint.pt")["step"]
     assert 0 < killed_at < 30, "the run finished before it could be killed"
-    assert not [p for p in os.listdir(run) if p.endswith(".tmp")]
-
+    # a kill during a write may leave a temporary file; the resume removes it
     assert main(["train", "--out", str(run), "--resume", "--workers", "1", "--quiet"]) == 0
+    assert not [p for p in os.listdir(run) if ".tmp" in p]
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(run / "checkpoint.pt")
     for net in ("G", "D"):

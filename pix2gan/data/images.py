@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -44,8 +45,8 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS, min_short: int | None =
     try:
         if os.path.getsize(path) == 0:
             raise Pix2GanError(f"{path}: empty file")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as caught:  # PIL's warnings become one line naming the file
+            warnings.simplefilter("always")
             with Image.open(path) as img:
                 if img.width * img.height > max_pixels:
                     raise Image.DecompressionBombError(img.width * img.height)
@@ -55,7 +56,10 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS, min_short: int | None =
                 img.load()
                 img = ImageOps.exif_transpose(img)
                 img.load()
-                return img
+        for message in dict.fromkeys(str(w.message) for w in caught
+                                     if not issubclass(w.category, Image.DecompressionBombWarning)):
+            print(f"warning: {path}: {message}", file=sys.stderr)
+        return img
     except Pix2GanError:
         raise
     except Image.DecompressionBombError:

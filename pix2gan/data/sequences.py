@@ -94,8 +94,8 @@ class ArraySequence:
     ``(T, H, W[, C])`` when ``index`` is None, else ``(T, N, ...)`` (``t_first``) or ``(N, T, ...)``. Only the
     frames asked for are read; floats in [0, 1] are converted to uint8 then."""
 
-    def __init__(self, source: Path | np.ndarray, index: int | None, t_first: bool):
-        self.source, self.index, self.t_first = source, index, t_first
+    def __init__(self, source: Path | np.ndarray, index: int | None, t_first: bool, peak: float = 1.0):
+        self.source, self.index, self.t_first, self.peak = source, index, t_first, peak
         shape = self.array.shape
         self.length = shape[0] if index is None or t_first else shape[1]
 
@@ -110,7 +110,7 @@ class ArraySequence:
         arr, t = self.array, slice(start, start + count)
         a = np.asarray(arr[t] if self.index is None else arr[t, self.index] if self.t_first else arr[self.index, t])
         if a.dtype != np.uint8:
-            a = (np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8)
+            a = (np.clip(a / self.peak, 0, 1) * 255 + 0.5).astype(np.uint8)
         if a.ndim == 3:
             a = a[..., None]
         return np.repeat(a, 3, axis=-1) if a.shape[-1] == 1 else a[..., :3]
@@ -126,18 +126,27 @@ def npy_sequences(path: Path, layout: str = "auto") -> list[ArraySequence]:
     arr = _open_npy(path)
     if arr.dtype != np.uint8 and not np.issubdtype(arr.dtype, np.floating):
         raise Pix2GanError(f"{path}: dtype {arr.dtype} (expected uint8, or floats in [0, 1])")
+    peak = 1.0
+    if arr.dtype != np.uint8:  # floats: in [0, 1], or pixel values in [0, 255]? Judged on the first frames.
+        sample = float(np.nanmax(arr[:2] if arr.ndim == 3 else arr[:2, :4]))  # whole frames, a few of them
+        if sample > 255.0 + 1e-3:
+            raise Pix2GanError(f"{path}: float frames reach {sample:g}; expected [0, 1] or [0, 255]")
+        if sample > 1.0 + 1e-3:
+            peak = 255.0
+            print(f"warning: {path}: float frames in [0, 255] (the first reach {sample:g}); read as pixel values",
+                  file=sys.stderr)
     shape = arr.shape
     if arr.ndim == 3 or (arr.ndim == 4 and shape[-1] in (1, 3) and layout == "auto" and shape[-2] > 4):
-        return [ArraySequence(path, None, True)]  # one sequence (T, H, W[, C])
+        return [ArraySequence(path, None, True, peak)]  # one sequence (T, H, W[, C])
     if arr.ndim == 4:
         t_first = layout == "TNHW" or (layout == "auto" and shape[1] >= 4 * shape[0])
         n_first = layout == "NTHW" or (layout == "auto" and shape[0] >= 4 * shape[1])
         if not (t_first or n_first):
             raise Pix2GanError(f"{path}: shape {shape} could be (T, N, H, W) or (N, T, H, W); say which with "
                                f"--layout TNHW or --layout NTHW")
-        return [ArraySequence(path, i, t_first) for i in range(shape[1] if t_first else shape[0])]
+        return [ArraySequence(path, i, t_first, peak) for i in range(shape[1] if t_first else shape[0])]
     if arr.ndim == 5:
-        return [ArraySequence(path, i, False) for i in range(shape[0])]
+        return [ArraySequence(path, i, False, peak) for i in range(shape[0])]
     raise Pix2GanError(f"{path}: shape {shape} is not a sequence array (expected 3 to 5 dimensions)")
 
 

@@ -19,6 +19,13 @@ def patch_receptive_field(n_layers: int) -> int:
     return rf
 
 
+def patch_output_size(size: int, n_layers: int) -> int:
+    """The side of the logit map :class:`PatchDiscriminator` gives for an input side ``size`` (below 1: too small)."""
+    for _ in range(n_layers):
+        size //= 2
+    return size - 2
+
+
 class PatchDiscriminator(nn.Module):
     """pix2pix ``NLayerDiscriminator``.
 
