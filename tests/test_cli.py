@@ -37,7 +37,7 @@ def test_train_writes_the_run_layout(trained):
     assert cfg["gan_loss"] == "nonsaturating" and cfg["recon"] == "l1" and cfg["recon_weight"] == 100.0
     assert cfg["lr"] == 2e-4 and cfg["beta1"] == 0.5  # the preset, resolved and saved
     log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] or log[-1]["step"] == 6
+    assert [r["step"] for r in log] == [6]  # --log-every 10: the last step is always logged
     assert {"step", "d_loss", "g_adv", "g_recon"} <= set(log[-1])
     samples = sorted((trained / "samples").glob("*.png"))
     assert [p.name for p in samples] == ["step_000003.png", "step_000006.png"]
@@ -95,6 +95,9 @@ def test_colorize_keeps_the_input_luminance(trained, tmp_path):
     l_out = rgb2lab(out)[..., 0]
     assert out.shape == (97, 113, 3)
     assert np.median(np.abs(l_in - l_out)) < 1.5  # only gamut clipping and 8-bit rounding change L
+    # pixel for pixel, not only on average: L recombined after a 3×3 blur leaves the median at 0.4 but puts the
+    # 99th percentile at 14 (measured); the input's own L keeps it near 0.1
+    assert np.percentile(np.abs(l_in - l_out), 99) < 1.0
 
 
 def test_colorize_refuses_to_write_into_its_input(trained, tmp_path, capsys):

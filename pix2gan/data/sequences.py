@@ -19,7 +19,6 @@ from pix2gan.data.images import list_images, read_image, to_rgb_uint8
 from pix2gan.data.source import Source
 from pix2gan.errors import Pix2GanError
 
-LAYOUTS = ("auto", "TNHW", "NTHW")
 
 
 def natural_key(path: Path) -> list:
