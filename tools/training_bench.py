@@ -5,8 +5,8 @@ flower, Debian mate-backgrounds' nature photos when installed), stored once at s
 photos held out by a hash of their names. Every variant has the same seed, steps, architecture and data; each is
 evaluated on the same 128 held-out crops with its raw generator and, when it has one, its EMA generator.
 
-    python tools/training_bench.py --out runs/features            # 1500 steps each, about 40 minutes on 2 cores
-    python tools/training_bench.py --out runs/features --steps 200   # a quick look
+    python tools/training_bench.py --out runs/features            # 600 steps each, about 15 minutes on 2 cores
+    python tools/training_bench.py --out runs/features --steps 100   # a quick look
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def variants(steps: int) -> dict[str, dict]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, default=Path("runs/features"))
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=600)
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
 

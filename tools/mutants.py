@@ -1,0 +1,103 @@
+"""Deliberate defects, applied one at a time to a scratch copy of the project: does the suite notice each one?
+
+Each mutant replaces one exact piece of source text (it must occur exactly once) and runs the tests that should
+catch it; a mutant whose tests still pass is a hole in the suite, printed as SURVIVED. Not part of CI: run it before
+claiming that a test is enough.
+
+    python tools/mutants.py            # every mutant
+    python tools/mutants.py --only rng-restore,blurred-L
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTANTS = [
+    Mutant("flipped G loss sign", "pix2gan/losses.py", "return F.softplus(-l_f).mean()",
+           "return F.softplus(l_f).mean()", ("tests/test_losses.py",)),
+    Mutant("gradient penalty not applied", "pix2gan/step.py", "loss_d = loss_d + s.gp_weight * gp",
+           "loss_d = loss_d + 0 * gp", ("tests/test_train.py",)),
+    Mutant("weight clipping removed", "pix2gan/step.py", "p.clamp_(-s.clip, s.clip)", "p.clamp_(-1e9, 1e9)",
+           ("tests/test_train.py",)),
+    Mutant("rng-restore", "pix2gan/train.py", 'torch.set_rng_state(rng["torch"])', "pass",
+           ("tests/test_training_features.py",)),
+    Mutant("blurred-L", "pix2gan/colorizer.py", "return self.task.to_pixels(light, ab)",
+           "return self.task.to_pixels(F.avg_pool2d(light, 3, 1, 1, count_include_pad=False), ab)",
+           ("tests/test_cli.py",)),
+    Mutant("hold-out inside the training split", "pix2gan/data/source.py",
+           "return [i for i in range(len(names)) if i not in held_set], held", "return list(range(len(names))), held",
+           ("tests/test_data.py",)),
+    Mutant("EMA buffers averaged, not copied", "pix2gan/step.py", "        b_ema.copy_(b)",
+           "        b_ema.copy_(b.lerp(b_ema, beta) if b.is_floating_point() else b)",
+           ("tests/test_training_features.py",)),
+    Mutant("augmentation only on fakes", "pix2gan/step.py",
+           "    d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond, fake)",
+           "    d_real, d_fake = D(torch.cat([cond, real], 1)), judge(D, s, cond, fake)",
+           ("tests/test_training_features.py",)),
+    Mutant("draws depend on the worker count", "pix2gan/data/source.py",
+           "        gen = sample_generator(self.seed, *key)",
+           "        gen = sample_generator(self.seed + (torch.utils.data.get_worker_info() is not None), *key)",
+           ("tests/test_data.py",)),
+    Mutant("listing change not checked on resume", "pix2gan/train.py", "if saved is not None and saved != self.listing:",
+           "if False:", ("tests/test_data.py",)),
+    Mutant("D not frozen in the G phase", "pix2gan/step.py", "            D.requires_grad_(False)\n", "",
+           ("tests/test_train.py",)),
+]
+
+
+def run(mutant: Mutant, scratch: Path) -> tuple[bool, float]:
+    """Apply ``mutant`` to a fresh copy in ``scratch``; True when its tests fail (the defect is caught)."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(ROOT, scratch, ignore=shutil.ignore_patterns(".git", "runs", "__pycache__", "*.egg-info"))
+    target = scratch / mutant.path
+    text = target.read_text()
+    if text.count(mutant.old) != 1:
+        raise SystemExit(f"{mutant.name}: the text to replace occurs {text.count(mutant.old)} times in {mutant.path}")
+    target.write_text(text.replace(mutant.old, mutant.new))
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONPATH": str(scratch)}  # the scratch copy shadows the installed package
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *mutant.tests],
+                       cwd=scratch, env=env, capture_output=True, text=True)
+    return r.returncode != 0, time.perf_counter() - t0
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", help="comma-separated mutant names")
+    args = p.parse_args()
+    chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]
+    survived = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in chosen:
+            caught, sec = run(m, Path(tmp) / "p")
+            print(f"{'caught  ' if caught else 'SURVIVED'}  {m.name}  ({', '.join(m.tests)}, {sec:.0f} s)", flush=True)
+            if not caught:
+                survived.append(m.name)
+    print(f"\n{len(chosen) - len(survived)} of {len(chosen)} mutants caught"
+          + (f"; survived: {', '.join(survived)}" if survived else ""))
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
