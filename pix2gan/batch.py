@@ -44,7 +44,7 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
         if output_path.is_dir() or output_path.suffix.lower() not in IMAGE_SUFFIXES:
             output_path = output_path / (input_path.stem + suffix)
         if output_path.resolve() == src:  # whatever the flags: INPUT is never written to
-            raise Pix2GanError(f"{output_path}: is the input itself; refusing to write over it")
+            raise Pix2GanError(f"{output_path}: is the input itself; refusing to overwrite the input")
         return [(input_path, output_path)]
     if dst == src or src in dst.parents:
         raise Pix2GanError(f"{output_path}: the output folder must not be the input folder or inside it")
