@@ -89,6 +89,13 @@ def main() -> int:
     chosen = [m for m in MUTANTS if not args.only or m.name in args.only.split(",")]
     survived = []
     with tempfile.TemporaryDirectory() as tmp:
+        # control: the same tests on an unchanged copy must pass, or "caught" would mean nothing
+        tests = tuple(sorted({t for m in chosen for t in m.tests}))
+        control = Mutant("control (no change)", chosen[0].path, chosen[0].old, chosen[0].old, tests)
+        failed, sec = run(control, Path(tmp) / "p")
+        if failed:
+            raise SystemExit(f"the unchanged copy fails {', '.join(tests)}: fix the suite first")
+        print(f"control   unchanged copy passes {', '.join(tests)} ({sec:.0f} s)", flush=True)
         for m in chosen:
             caught, sec = run(m, Path(tmp) / "p")
             print(f"{'caught  ' if caught else 'SURVIVED'}  {m.name}  ({', '.join(m.tests)}, {sec:.0f} s)", flush=True)
