@@ -5,8 +5,8 @@ The public names are imported on first use, so ``pix2gan --help`` does not pay f
 
 __version__ = "0.1.0"
 
-_PUBLIC = {"Colorizer": "pix2gan.colorizer", "FramePredictor": "pix2gan.predictor", "TrainConfig": "pix2gan.config",
-           "Trainer": "pix2gan.train"}
+_PUBLIC = {"Colorizer": "pix2gan.colorizer", "FramePredictor": "pix2gan.predictor", "Translator": "pix2gan.translator",
+           "TrainConfig": "pix2gan.config", "Trainer": "pix2gan.train"}
 __all__ = [*_PUBLIC, "__version__"]
 
 

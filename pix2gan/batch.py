@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from PIL import Image
 from tqdm import tqdm
 
 from pix2gan.data.images import IMAGE_SUFFIXES, list_images
+from pix2gan.checkpoint import replacing
 from pix2gan.errors import Pix2GanError
-
-_counter = itertools.count()
 
 
 @dataclass
@@ -61,20 +57,6 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
     names = [r.with_suffix(suffix) if taken[key(r)] == 1 or r.suffix == suffix else r.with_name(r.name + suffix)
              for r in rel]
     return [(p, output_path / n) for p, n in zip(sources, names)]
-
-
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary name beside ``path`` (same suffix, so writers pick the format); when the block succeeds it
-    is renamed to ``path``, when it fails it is removed: never a half-written file at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # short (a name near the 255-byte limit must still get one) and unique in its folder
-    tmp = path.with_name(f".p2g-{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_image_atomic(img: Image.Image, path: Path) -> None:

@@ -3,13 +3,15 @@ exported generator in safetensors (weights + config in its metadata) loads the s
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -19,24 +21,33 @@ FORMAT = "pix2gan-checkpoint"
 VERSION = 1
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``.
+_counter = itertools.count()
 
-    A crash or a failed write leaves the previous file (if any) untouched and no partial file behind.
-    """
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """Yield a temporary name beside ``path`` (same suffix, so writers pick the format); when the block succeeds it
+    is renamed to ``path``, when it fails it is removed: never a half-written file at ``path``. The one atomic-write
+    mechanism of the project (checkpoints, configs, images, figures, reports)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # short (a name near the 255-byte limit must still get one) and unique in its folder
+    tmp = path.with_name(f".p2g-{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
     try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make outputs private to their writer
-        with os.fdopen(fd, "wb") as f:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through :func:`replacing`, flushed to disk before the rename: a crash or a failed
+    write leaves the previous file (if any) untouched and no partial file behind."""
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

@@ -14,7 +14,7 @@ from pix2gan.rundir import RunDir
 
 def _add_train(sub) -> None:
     from pix2gan.config import TrainConfig
-    from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+    from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
     from pix2gan.nets.unet import NORMS
     from pix2gan.tasks import TASKS
 
@@ -73,11 +73,11 @@ def _add_train(sub) -> None:
     g.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                    help="spectral norm on D's convs (default: the loss's preset)")
     g = p.add_argument_group("losses")
-    g.add_argument("--gan-loss", choices=[*GAN_LOSSES, "none"], help=f"adversarial loss, none for an explicit-loss "
+    g.add_argument("--gan-loss", choices=[*GAN_LOSSES, NONE], help=f"adversarial loss, none for an explicit-loss "
                                                                      f"baseline (default {d.gan_loss})")
     g.add_argument("--g-adv-form", choices=["default", "alpha"], help="alpha: Alpha-GAN's -l_f generator term, "
                                                                       "logistic losses only (default default)")
-    g.add_argument("--recon", choices=[*RECON_LOSSES, "none"], help=f"explicit term (default {d.recon})")
+    g.add_argument("--recon", choices=[*RECON_LOSSES, NONE], help=f"explicit term (default {d.recon})")
     g.add_argument("--recon-weight", type=float, help=f"λ on the explicit term (default {d.recon_weight:g})")
     g.add_argument("--gdl-weight", type=float, help="gradient difference loss weight, next to --recon (default 0)")
     g.add_argument("--adv-weight", type=float, help=f"weight on the adversarial term (default {d.adv_weight:g})")
@@ -269,7 +269,8 @@ def cmd_predict(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from pix2gan.batch import replacing, save_image_atomic
+    from pix2gan.batch import save_image_atomic
+    from pix2gan.checkpoint import replacing
     from pix2gan.predictor import FramePredictor
 
     if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import make_grid, save_image
 
-from pix2gan.batch import replacing
-from pix2gan.checkpoint import atomic_write_bytes
+from pix2gan.checkpoint import atomic_write_bytes, replacing
 from pix2gan.config import TrainConfig, resolve
 from pix2gan.data import open_source
 from pix2gan.data.photos import BUILTIN_SETS
@@ -25,7 +24,7 @@ from pix2gan.data.source import holdout_split
 from pix2gan.diagnostics import read_log
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
 from pix2gan.metrics import DIRECTION
 from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
@@ -52,12 +51,12 @@ def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
     m = _VARIANT.match(text.strip())
     if not m:
         raise Pix2GanError(f"variant {text!r}: expected RECON[*WEIGHT][+GANLOSS], e.g. l1+nonsaturating or l1*10+hinge")
-    recon, gan = m["recon"], m["gan"] or "none"
-    if recon not in (*RECON_LOSSES, "none"):
-        raise Pix2GanError(f"variant {text!r}: explicit term {recon!r} is not one of {', '.join([*RECON_LOSSES, 'none'])}")
-    if gan not in (*GAN_LOSSES, "none"):
+    recon, gan = m["recon"], m["gan"] or NONE
+    if recon not in (*RECON_LOSSES, NONE):
+        raise Pix2GanError(f"variant {text!r}: explicit term {recon!r} is not one of {', '.join([*RECON_LOSSES, NONE])}")
+    if gan not in (*GAN_LOSSES, NONE):
         raise Pix2GanError(f"variant {text!r}: GAN loss {gan!r} is not one of {', '.join(GAN_LOSSES)}")
-    if recon == "none" and gan == "none":
+    if recon == NONE and gan == NONE:
         raise Pix2GanError(f"variant {text!r}: nothing to train")
     try:
         weight = float(m["weight"]) if m["weight"] else default_weight

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pix2gan.errors import Pix2GanError
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
+from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
 from pix2gan.nets.unet import NORMS
 
 
@@ -110,8 +110,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     from pix2gan.tasks import TASKS
 
     _choice("task", cfg.task, list(TASKS))
-    _choice("gan_loss", cfg.gan_loss, [*GAN_LOSSES, "none"])
-    _choice("recon", cfg.recon, [*RECON_LOSSES, "none"])
+    _choice("gan_loss", cfg.gan_loss, [*GAN_LOSSES, NONE])
+    _choice("recon", cfg.recon, [*RECON_LOSSES, NONE])
     _choice("g_norm", cfg.g_norm, NORMS)
     _choice("disc", cfg.disc, ["conditional", "unconditional"])
     _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
@@ -125,7 +125,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise Pix2GanError(f"--frame-channels must be 1 or 3, got {cfg.frame_channels}")
     if cfg.context < 1:
         raise Pix2GanError(f"--context must be at least 1, got {cfg.context}")
-    if cfg.gan_loss == "none" and cfg.recon == "none" and cfg.gdl_weight == 0:
+    if cfg.gan_loss == NONE and cfg.recon == NONE and cfg.gdl_weight == 0:
         raise Pix2GanError("--gan-loss none with --recon none leaves nothing to train")
     for f in dataclasses.fields(cfg):  # NaN and infinities fail every comparison below: refuse them first
         value = getattr(cfg, f.name)
@@ -137,7 +137,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             raise Pix2GanError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
     from pix2gan.nets.patchgan import patch_output_size
 
-    if cfg.gan_loss != "none" and patch_output_size(cfg.size, cfg.d_layers) < 1:
+    if cfg.gan_loss != NONE and patch_output_size(cfg.size, cfg.d_layers) < 1:
         raise Pix2GanError(f"--size {cfg.size} is too small for a {cfg.d_layers}-layer PatchGAN (it needs at least "
                            f"{3 * 2 ** cfg.d_layers} px); use a larger --size or fewer --d-layers")
     if cfg.load_scale < 1:
@@ -166,9 +166,9 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         if name == "color" and cfg.task == "colorize":
             raise Pix2GanError("--d-augment color cannot be used for colorization: it changes the very colours D "
                                "judges (use translation,cutout)")
-    if (cfg.pretrain_g_steps or cfg.pretrain_d_steps) and cfg.gan_loss == "none":
+    if (cfg.pretrain_g_steps or cfg.pretrain_d_steps) and cfg.gan_loss == NONE:
         raise Pix2GanError("--pretrain-g-steps/--pretrain-d-steps need a discriminator (--gan-loss is none)")
-    if cfg.pretrain_g_steps and cfg.recon == "none" and cfg.gdl_weight == 0:
+    if cfg.pretrain_g_steps and cfg.recon == NONE and cfg.gdl_weight == 0:
         raise Pix2GanError("--pretrain-g-steps trains G on the explicit terms alone, and --recon is none")
     if cfg.val_every and cfg.holdout <= 0:
         raise Pix2GanError("--val-every needs held-out data: add --holdout (e.g. 0.1)")
@@ -178,7 +178,7 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     if cfg.val_count < 1:
         raise Pix2GanError(f"--val-count must be at least 1, got {cfg.val_count}")
     out = dataclasses.replace(cfg)
-    if cfg.gan_loss == "none":
+    if cfg.gan_loss == NONE:
         preset_values = dict(optimizer="adam", lr=2e-4, beta1=0.5, beta2=0.999, n_critic=1, clip=0.0,
                              gp_weight=0.0, spectral_norm=False, d_norm="none")
     else:

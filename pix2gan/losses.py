@@ -79,11 +79,6 @@ def nonsaturating_g(l_f: Tensor, l_r: Tensor) -> Tensor:
     return F.softplus(-l_f).mean()
 
 
-def alpha_g(l_f: Tensor, l_r: Tensor) -> Tensor:
-    """Alpha-GAN generator term ``-log(D / (1 - D)) = -l_f`` (mean), for logistic discriminators."""
-    return -l_f.mean()
-
-
 def lsgan_d(l_r: Tensor, l_f: Tensor) -> Tensor:
     """``½ mean (l_r - 1)² + ½ mean l_f²``."""
     return 0.5 * (l_r - 1).pow(2).mean() + 0.5 * l_f.pow(2).mean()
@@ -102,6 +97,10 @@ def wasserstein_d(l_r: Tensor, l_f: Tensor) -> Tensor:
 def wasserstein_g(l_f: Tensor, l_r: Tensor) -> Tensor:
     """``-mean l_f`` (also the hinge generator loss)."""
     return -l_f.mean()
+
+
+#: Alpha-GAN's generator term -log(D / (1 - D)) is -l_f for a logistic D: the Wasserstein G loss, by another name.
+alpha_g = wasserstein_g
 
 
 def hinge_d(l_r: Tensor, l_f: Tensor) -> Tensor:
@@ -179,6 +178,10 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     x = real.detach().requires_grad_(True)
     (grad,) = torch.autograd.grad(patch_score(critic(x)).sum(), x, create_graph=True)
     return grad.flatten(1).pow(2).sum(1).mean()
+
+
+#: The value of ``--gan-loss`` and ``--recon`` that leaves that term out (no discriminator is built for the first).
+NONE = "none"
 
 
 def l1(fake: Tensor, real: Tensor) -> Tensor:

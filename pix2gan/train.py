@@ -16,8 +16,7 @@ from torch import Tensor
 from torchvision.utils import make_grid, save_image
 from tqdm import tqdm
 
-from pix2gan.batch import replacing
-from pix2gan.checkpoint import load_checkpoint, save_checkpoint
+from pix2gan.checkpoint import load_checkpoint, replacing, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve
 from pix2gan.data import open_source
 from pix2gan.data.source import (DataHealth, Draws, StepBatches, center_batch, default_workers, draw_loader,
@@ -26,6 +25,7 @@ from pix2gan.diagnostics import ADVICE, Monitor
 from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import evaluate
+from pix2gan.losses import NONE
 from pix2gan.metrics import DIRECTION
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
 from pix2gan.rundir import RunDir
@@ -52,7 +52,7 @@ def build_generator(cfg: TrainConfig) -> UNet:
 
 def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     """The PatchGAN for ``cfg`` (resolved), or None for an explicit-loss-only baseline (nothing is built)."""
-    if cfg.gan_loss == "none":
+    if cfg.gan_loss == NONE:
         return None
     task = make_task(cfg)
     in_channels = task.out_channels + (task.cond_channels if cfg.disc == "conditional" else 0)

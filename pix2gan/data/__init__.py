@@ -1,7 +1,6 @@
 """Reading data: image decoding, per-item sources (photos, pairs, sequences) and the seeded draws of crops."""
 
-from pix2gan.data.images import IMAGE_SUFFIXES, list_images, read_image, to_rgb_float, to_rgb_uint8
-from pix2gan.data.photos import BUILTIN_SETS, open_photos
+from pix2gan.data.photos import open_photos
 from pix2gan.data.source import Source
 
 
@@ -19,5 +18,4 @@ def open_source(cfg, spec: str | None = None) -> Source:
     return open_paired(spec, cfg.load_size, a, b, cfg.direction)
 
 
-__all__ = ["IMAGE_SUFFIXES", "list_images", "read_image", "to_rgb_float", "to_rgb_uint8", "BUILTIN_SETS",
-           "open_photos", "open_source", "Source"]
+__all__ = ["open_source", "Source"]

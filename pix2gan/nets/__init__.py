@@ -1,9 +1,9 @@
 """Networks: the U-Net generator and the PatchGAN discriminator. They never see a loss."""
 
 from pix2gan.nets.patchgan import PatchDiscriminator, patch_receptive_field
-from pix2gan.nets.unet import UNet, norm_layer
+from pix2gan.nets.unet import UNet
 
-__all__ = ["UNet", "PatchDiscriminator", "patch_receptive_field", "norm_layer", "init_weights"]
+__all__ = ["UNet", "PatchDiscriminator", "patch_receptive_field", "init_weights"]
 
 
 def init_weights(net, std: float = 0.02) -> None:

@@ -27,7 +27,6 @@ def lab_tensors_to_rgb(light: Tensor, ab: Tensor) -> Tensor:
 class ColorizeTask:
     """Colour photos → (cond = L, real = ab). The generator predicts ab; pixels are Lab(L, ab) → sRGB."""
 
-    name = "colorize"
     cond_channels = 1
     out_channels = 2
 

@@ -12,7 +12,6 @@ class NextFrameTask:
     """Windows ``(B, context + 1, C, H, W)`` uint8 → cond = the first ``context`` frames ``(B, context·C, H, W)``,
     real = the last frame ``(B, C, H, W)``, both in [-1, 1]. C is 1 (gray) or 3 (RGB)."""
 
-    name = "nextframe"
 
     def __init__(self, context: int = 4, channels: int = 1, layout: str = "auto"):
         self.context, self.channels, self.layout = context, channels, layout

@@ -12,7 +12,6 @@ class PairedTask:
     """Stacked pairs ``(B, Cin + Cout, H, W)`` uint8 → cond ``(B, Cin, H, W)``, real ``(B, Cout, H, W)``, both in
     [-1, 1]. Channels are 1 (gray) or 3 (RGB) per side."""
 
-    name = "paired"
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, direction: str = "AtoB"):
         self.cond_channels, self.out_channels, self.direction = in_channels, out_channels, direction
