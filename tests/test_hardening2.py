@@ -176,3 +176,18 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_by_the_next_run(tmp_pa
     assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--quiet"]) == 0
     assert not list(out.glob(".*.tmp*")) and not list((out / "samples").glob(".*.tmp*"))
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+
+
+def test_6_7_evaluate_uses_exactly_the_file_it_is_given(run, tmp_path):
+    other = tmp_path / "other"
+    assert main(["train", "--data", "builtin:photos", "--out", str(other), "--steps", "3", "--seed", "5", *TINY]) == 0
+    import shutil
+
+    shutil.copy(other / "checkpoint.pt", run / "other.pt")  # RUN/checkpoint.pt is another model
+    figures = {}
+    for name, path in (("mine", run / "checkpoint.pt"), ("other", other / "checkpoint.pt"),
+                       ("copy", run / "other.pt")):
+        assert main(["evaluate", "--checkpoint", str(path), "--data", "builtin:photos", "--count", "4", "--json",
+                     str(tmp_path / f"{name}.json")]) == 0
+        figures[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert figures["copy"] == figures["other"] != figures["mine"]
