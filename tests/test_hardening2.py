@@ -155,6 +155,29 @@ def test_15_disk_full_names_the_file(tmp_path, capsys, monkeypatch):
         capsys.readouterr().err
 
 
+def test_15_a_real_file_size_limit_names_the_file(tmp_path):
+    """RLIMIT_FSIZE makes the checkpoint write fail for real (EFBIG) in a child process: one line naming it."""
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", "builtin:photos", "--out", str(out), "--steps", "1", *TINY]) == 0
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    r = subprocess.run([sys.executable, "-m", "pix2gan", "train", "--out", str(out), "--resume", "--steps", "2",
+                        "--quiet"], capture_output=True, text=True, preexec_fn=limit, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines()[-1] == f"error: {out / 'checkpoint.pt'}: cannot write (File too large); " \
+                                               f"training stopped"
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 1  # the previous checkpoint is intact
+    assert not list(out.glob(".*.tmp*"))
+
+
 def test_16_17_a_torn_log_line_does_not_stop_resume_or_inspect(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--data", "builtin:photos", "--out", str(out), "--steps", "2", "--log-every", "1",
