@@ -25,7 +25,7 @@ from pix2gan.diagnostics import read_log
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
 from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
-from pix2gan.metrics import DIRECTION
+from pix2gan.metrics import DIRECTION, goodness
 from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
 from pix2gan.train import Trainer, load_generator
@@ -151,9 +151,7 @@ def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Pat
         vals = {lb: table[lb][name] for lb in labels if table[lb][name] == table[lb][name]}  # drop NaN
         if len(vals) < 2:
             return None
-        how = DIRECTION.get(name, "max")
-        key = {"max": lambda lb: vals[lb], "min": lambda lb: -vals[lb], "one": lambda lb: -abs(vals[lb] - 1)}[how]
-        return max(vals, key=key)
+        return max(vals, key=lambda lb: goodness(name, vals[lb]))
 
     winners = {name: best(name) for name in names}
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)

@@ -129,6 +129,13 @@ DIRECTION = {"psnr": "max", "ssim": "max", "l1": "min", "sharpness_diff": "max",
              **{f"{name}_ratio": "one" for name in NO_REFERENCE}}
 
 
+def goodness(name: str, value: float) -> float:
+    """``value`` of metric ``name`` on a scale where higher is better, by :data:`DIRECTION` (``one``: closeness to
+    1). NaN stays NaN, so it never compares as better."""
+    how = DIRECTION.get(name, "max")
+    return value if how == "max" else -value if how == "min" else -abs(value - 1)
+
+
 def evaluate_images(pred: Tensor, target: Tensor) -> dict[str, float]:
     """Every metric, averaged over the batch, for predictions and targets in [0, 1] (same shape).
 

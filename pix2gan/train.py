@@ -26,7 +26,7 @@ from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import evaluate
 from pix2gan.losses import NONE
-from pix2gan.metrics import DIRECTION
+from pix2gan.metrics import goodness
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
 from pix2gan.rundir import RunDir
 from pix2gan.runtime import PhaseTimer, tune_cpu
@@ -281,10 +281,7 @@ class Trainer:
                           device=self.device)
         G.train(was_training)
         value, metric = result.metrics[self.cfg.val_metric], self.cfg.val_metric
-        better = {"max": value > (self.best or {}).get("value", -np.inf),
-                  "min": value < (self.best or {}).get("value", np.inf),
-                  "one": abs(value - 1) < abs((self.best or {}).get("value", np.inf) - 1)}[DIRECTION.get(metric, "max")]
-        if better:
+        if goodness(metric, value) > (goodness(metric, self.best["value"]) if self.best else -np.inf):
             self.best = {"step": self.step, "metric": metric, "value": value}
             best = {**self._generators(), "best": self.best}
             _write(self.run.best, lambda: save_checkpoint(self.run.best, best))
