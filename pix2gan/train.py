@@ -20,7 +20,7 @@ from pix2gan.checkpoint import load_checkpoint, replacing, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve
 from pix2gan.data import open_source
 from pix2gan.data.source import (DataHealth, Draws, StepBatches, center_batch, default_workers, draw_loader,
-                                 fingerprint, holdout_split)
+                                 fingerprint, holdout_split, seeded_generator)
 from pix2gan.diagnostics import ADVICE, Monitor
 from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
@@ -92,8 +92,7 @@ def batch_generator(seed: int, step: int, k: int, stream: int = 0) -> torch.Gene
     """A random stream of batch ``k`` of ``step`` (stream 1: the gradient penalty's ε; the crops have their own,
     :func:`pix2gan.data.source.sample_generator`): a pure function of its arguments, so resumed and multi-process
     runs draw exactly what a single run would."""
-    state = np.random.SeedSequence([seed, step, k, stream]).generate_state(1, np.uint64)[0]
-    return torch.Generator().manual_seed(int(state))
+    return seeded_generator(seed, step, k, stream)
 
 
 def _write(path: Path, write) -> None:

@@ -99,10 +99,15 @@ def holdout_split(names: list[str], fraction: float) -> tuple[list[int], list[in
     return [i for i in range(len(names)) if i not in held_set], held
 
 
-def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:
-    """The random stream of one sample: a pure function of its arguments."""
-    state = np.random.SeedSequence([seed, step, k, 0, slot]).generate_state(1, np.uint64)[0]
+def seeded_generator(*entropy: int) -> torch.Generator:
+    """A torch generator seeded from ``entropy`` through NumPy's SeedSequence: a pure function of the numbers."""
+    state = np.random.SeedSequence(list(entropy)).generate_state(1, np.uint64)[0]
     return torch.Generator().manual_seed(int(state))
+
+
+def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:
+    """The random stream of one sample (stream 0 of its batch)."""
+    return seeded_generator(seed, step, k, 0, slot)
 
 
 def random_crop(x: Tensor, gen: torch.Generator, size: int) -> Tensor:
