@@ -8,6 +8,15 @@ TINY = ["--size", "32", "--depth", "4", "--ngf", "8", "--ndf", "8", "--d-layers"
         "--quiet"]
 
 
+def tiny(**kw):
+    """A TrainConfig of the tiny networks above (4 steps, CPU), ``kw`` overriding."""
+    from pix2gan.config import TrainConfig
+
+    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
+                checkpoint_every=1000, device="cpu")
+    return TrainConfig(**{**base, **kw})
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

@@ -10,20 +10,13 @@ from PIL import Image
 
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.cli import main
-from pix2gan.config import TrainConfig
 from pix2gan.data.images import read_image
 from pix2gan.data.photos import PhotoFolder
 from pix2gan.data.source import Draws, StepBatches, draw_loader, fingerprint, holdout_split
 from pix2gan.errors import Pix2GanError
 from pix2gan.train import Trainer
 
-from conftest import TINY, make_photo
-
-
-def tiny(**kw) -> TrainConfig:
-    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
-                checkpoint_every=1000, device="cpu")
-    return TrainConfig(**{**base, **kw})
+from conftest import TINY, make_photo, tiny
 
 
 def loader_batches(source, workers, slots=range(4), start=0, stop=3, per_step=2):

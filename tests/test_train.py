@@ -12,11 +12,7 @@ from pix2gan.config import TrainConfig, resolve
 from pix2gan.errors import Pix2GanError
 from pix2gan.train import Trainer
 
-
-def tiny(**kw) -> TrainConfig:
-    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
-                checkpoint_every=1000, device="cpu")
-    return TrainConfig(**{**base, **kw})
+from conftest import tiny
 
 
 def weights(trainer):

@@ -23,12 +23,11 @@ from pix2gan.step import ema_beta, ema_update, lr_factor
 from pix2gan.train import Trainer
 
 from conftest import TINY
+from conftest import tiny as tiny_config
 
 
 def tiny(**kw) -> TrainConfig:
-    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
-                checkpoint_every=1000, device="cpu", workers=0)
-    return TrainConfig(**{**base, **kw})
+    return tiny_config(**{"workers": 0, **kw})  # decoded in-process: these tests are about the loop, not the loader
 
 
 def test_lr_schedules_at_chosen_steps():
