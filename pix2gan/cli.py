@@ -108,9 +108,11 @@ def _add_train(sub) -> None:
     g.add_argument("--pretrain-d-steps", type=int, help="then M steps train D alone on the frozen G's outputs, "
                                                         "before the adversarial phase (default 0)")
     g.add_argument("--val-every", type=int, help="evaluate on the held-out split every N steps into log.jsonl and "
-                                                 "keep RUN/best.pt (needs --holdout; default 0: off)")
+                                                 "keep RUN/best.pt (needs --holdout or --val-data; default 0: off)")
     g.add_argument("--val-metric", help=f"the evaluate figure best.pt follows (default {d.val_metric})")
     g.add_argument("--val-count", type=int, help=f"held-out crops per validation (default {d.val_count})")
+    g.add_argument("--val-data", help="validate on this folder instead of a --holdout split (e.g. photos of "
+                                      "sources never trained on)")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--log-every", type=int, help=f"(default {d.log_every})")
     g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")

@@ -73,6 +73,7 @@ class TrainConfig:
     val_every: int = 0              # evaluate on the held-out split every N steps (0: off); best.pt kept
     val_metric: str = "psnr"        # which evaluate figure best.pt follows
     val_count: int = 64             # held-out crops per validation
+    val_data: str = ""              # validate on this folder (e.g. whole held-out sources) instead of --holdout
     # bookkeeping
     log_every: int = 10
     sample_every: int = 250
@@ -98,7 +99,7 @@ class TrainConfig:
 
 #: Keys that may change when a run is resumed (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device", "workers",
-                               "max_bad_files", "val_every", "val_count", "val_metric"})
+                               "max_bad_files", "val_every", "val_count", "val_metric", "val_data"})
 
 def _choice(name: str, value: str, allowed) -> None:
     if value not in allowed:
@@ -170,8 +171,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise Pix2GanError("--pretrain-g-steps/--pretrain-d-steps need a discriminator (--gan-loss is none)")
     if cfg.pretrain_g_steps and cfg.recon == NONE and cfg.gdl_weight == 0:
         raise Pix2GanError("--pretrain-g-steps trains G on the explicit terms alone, and --recon is none")
-    if cfg.val_every and cfg.holdout <= 0:
-        raise Pix2GanError("--val-every needs held-out data: add --holdout (e.g. 0.1)")
+    if cfg.val_every and cfg.holdout <= 0 and not cfg.val_data:
+        raise Pix2GanError("--val-every needs held-out data: add --holdout (e.g. 0.1) or --val-data FOLDER")
     from pix2gan.metrics import DIRECTION
 
     _choice("val_metric", cfg.val_metric, sorted(DIRECTION))

@@ -151,6 +151,8 @@ class Trainer:
         train, held = holdout_split(source.names, cfg.holdout)
         self.data = source.subset(train) if held else source
         self.holdout = source.subset(held) if held else None
+        if cfg.val_data:  # a separate held-out set (whole sources, say) takes the place of the split
+            self.holdout = open_source(cfg, cfg.val_data)
         self.health = DataHealth(len(source), cfg.max_bad_files)
         self._batches = None  # the DataLoader's iterator while fit() runs
         self._sample_batch: Tensor | None = None

@@ -17,12 +17,15 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.cli import main
 from pix2gan.colorizer import Colorizer
 from pix2gan.config import TrainConfig, resolve
+from pix2gan.data import open_source
 from pix2gan.errors import Pix2GanError
 from pix2gan.nets import UNet
 from pix2gan.step import ema_beta, ema_update, lr_factor
-from pix2gan.train import Trainer
+from pix2gan.evaluate import evaluate
+from pix2gan.tasks.colorize import ColorizeTask
+from pix2gan.train import Trainer, load_generator
 
-from conftest import TINY
+from conftest import TINY, make_photo
 from conftest import tiny as tiny_config
 
 
@@ -183,6 +186,25 @@ def test_validation_keeps_best_pt_and_every_command_uses_ema_unless_told(tmp_pat
     assert main(["colorize", str(tmp_path / "in" / "x.png"), str(tmp_path / "best.png"), "--checkpoint",
                  str(run / "best.pt"), "--quiet"]) == 0  # best.pt is a checkpoint every command takes
     assert Image.open(tmp_path / "best.png").size == (28, 20)
+
+
+def test_validation_on_a_separate_folder(tmp_path, photo_dir):
+    """--val-data: whole held-out sources in their own folder take the place of a --holdout split."""
+    val = tmp_path / "val"
+    val.mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        Image.fromarray(make_photo(rng)).save(val / f"v{i}.png")
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(photo_dir), "--out", str(run), "--steps", "4", "--val-every", "2",
+                 "--val-count", "3", "--val-data", str(val), *TINY]) == 0
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    vals = [r["val_psnr"] for r in log if "val_psnr" in r]
+    assert len(vals) == 2
+    G, cfg = load_generator(run / "checkpoint.pt", task="colorize")
+    expected = evaluate(G, ColorizeTask(), open_source(cfg, str(val)), count=3, size=cfg.size)
+    assert vals[-1] == pytest.approx(expected.metrics["psnr"], abs=1e-5)
+    assert load_checkpoint(run / "best.pt")["best"]["value"] == pytest.approx(max(vals), abs=1e-5)
 
 
 def test_option_refusals():
