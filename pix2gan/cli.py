@@ -209,22 +209,30 @@ def _add_colorize(sub) -> None:
                                    "any failed. INPUT is never written to. Animated images: the first frame.")
     _add_image_io(p, "colorize")
     p.add_argument("--size", type=int, default=None,
-                   help="short side at which colours are predicted (default: the training scale)")
+                   help="short side at which colours are predicted (default: the training scale); the L channel "
+                        "stays at full resolution. Larger: finer, often more varied colour and slower (time grows "
+                        "with size²); smaller: broader, calmer colour (DeOldify's render_factor)")
+    p.add_argument("--strength", type=float, default=None,
+                   help="scale of the predicted colour: 0 = the gray input, 1 = as predicted, >1 more saturated "
+                        "(default: the bundled model's own, chosen on held-out photos; 1 for a --checkpoint)")
     p.set_defaults(func=cmd_colorize)
 
 
 def cmd_colorize(args) -> int:
-    from pix2gan.colorizer import Colorizer
+    from pix2gan.colorizer import Colorizer, check_strength
 
     _check_size(args.size)
+    if args.strength is not None:
+        check_strength(args.strength)
 
     def load():
         if args.checkpoint is not None:
-            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema)
+            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
+                                             strength=args.strength)
         if not args.quiet:
             print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
                   file=sys.stderr)
-        return Colorizer.default(args.device, args.size)
+        return Colorizer.default(args.device, args.size, args.strength)
 
     return _process_images(args, load, "colorized")
 

@@ -62,7 +62,11 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
 def load_generator(path: Path, task: str | None = None, ema: bool = True) -> tuple[UNet, TrainConfig]:
     """The generator of a checkpoint, best.pt or exported .safetensors (eval mode, on the CPU) and the config it was
     trained with: its EMA weights when it has them and ``ema``, else the raw G."""
-    state = load_checkpoint(Path(path), task=task)
+    return generator_from_state(load_checkpoint(Path(path), task=task), path, ema)
+
+
+def generator_from_state(state: dict, path: Path, ema: bool = True) -> tuple[UNet, TrainConfig]:
+    """:func:`load_generator` for a checkpoint already loaded from ``path`` (named in errors)."""
     cfg = TrainConfig.from_dict(state["config"])
     if "G" not in state:
         raise Pix2GanError(f"{path}: holds no generator weights (no 'G' in it)")

@@ -1,6 +1,7 @@
 """The bundled demonstration colorizer works right after install, with no checkpoint and no download."""
 
 import numpy as np
+import pytest
 import skimage.color
 import skimage.data
 from PIL import Image
@@ -33,3 +34,34 @@ def test_colorize_without_checkpoint_gives_colour_at_the_same_size(tmp_path, cap
 def test_default_colorizer_python_api():
     out = Colorizer.default(device="cpu")(Image.fromarray(skimage.data.camera()[::8, ::8]))
     assert out.size == (64, 64) and out.mode == "RGB"
+
+
+def test_strength_zero_gives_the_gray_input_back_exactly(tmp_path):
+    cam = skimage.data.camera()[::4, ::4]
+    Image.fromarray(cam).save(tmp_path / "camera.png")
+    assert main(["colorize", str(tmp_path / "camera.png"), str(tmp_path / "out.png"), "--strength", "0",
+                 "--quiet"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.stack([cam] * 3, -1))
+
+
+def test_strength_scales_chroma_monotonically():
+    cam = Image.fromarray(skimage.data.camera()[::4, ::4])
+    chroma = []
+    for s in (0.0, 0.25, 0.5, 1.0, 1.5):
+        lab = skimage.color.rgb2lab(np.asarray(Colorizer.default(device="cpu", strength=s)(cam)))
+        chroma.append(np.hypot(lab[..., 1], lab[..., 2]).mean())
+    assert chroma[0] < 0.5 and all(a < b for a, b in zip(chroma, chroma[1:])), chroma
+    assert chroma[2] / chroma[3] == pytest.approx(0.5, abs=0.05)  # chroma is linear in strength (before clipping)
+
+
+def test_bundled_default_strength_and_bad_strength(tmp_path, capsys):
+    import torch
+
+    shipped = torch.load(DEFAULT_WEIGHTS, weights_only=True)["strength"]
+    assert 0 < shipped <= 1.5 and Colorizer.default(device="cpu").strength == shipped
+    assert Colorizer.default(device="cpu", strength=0.3).strength == 0.3
+    Image.fromarray(skimage.data.camera()[::8, ::8]).save(tmp_path / "c.png")
+    for bad in ("-1", "nan"):
+        assert main(["colorize", str(tmp_path / "c.png"), str(tmp_path / "o.png"), "--strength", bad]) == 2
+        assert "--strength must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
