@@ -21,6 +21,7 @@ setup(
         "tqdm>=4.60",
         "numpy>=1.24",
         "matplotlib>=3.7",
+        "av>=13",  # PyAV: video files (FFmpeg inside its wheel)
     ],
     extras_require={
         "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],

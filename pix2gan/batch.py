@@ -26,18 +26,27 @@ class Summary:
         return f"{verb} {self.done}, skipped {self.skipped} (already there; --overwrite to redo), failed {len(self.failed)}"
 
 
-def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tuple[Path, Path]]:
-    """Pairs (source image, output file) for a file or a folder (recursive, tree mirrored, suffix replaced; when
-    two sources would share an output name, the one not already named ``suffix`` keeps its own: ``a.jpg.png``).
+def plan(input_path: Path, output_path: Path, suffix: str = ".png",
+         videos: frozenset[str] = frozenset()) -> list[tuple[Path, Path]]:
+    """Pairs (source, output file) for a file or a folder (recursive, tree mirrored). Images become ``suffix``
+    files (when two sources would share an output name, the one not already named ``suffix`` keeps its own:
+    ``a.jpg.png``); files ending in one of ``videos`` keep their name (a video in, the same kind of video out).
 
     Raises:
-        Pix2GanError: missing input, OUTPUT equal to or inside INPUT, or an output file name for a folder input.
+        Pix2GanError: missing input, OUTPUT equal to or inside INPUT, a video's output not a video file, or an
+            output file name for a folder input.
     """
     if not input_path.exists():
         raise Pix2GanError(f"{input_path}: no such file or folder")
     src, dst = input_path.resolve(), output_path.resolve()
     if input_path.is_file():
-        if output_path.is_dir() or output_path.suffix.lower() not in IMAGE_SUFFIXES:
+        if input_path.suffix.lower() in videos:
+            if output_path.is_dir() or not output_path.suffix:
+                output_path = output_path / input_path.name
+            elif output_path.suffix.lower() not in videos:
+                raise Pix2GanError(f"{output_path}: a video's output must be a video file "
+                                   f"({', '.join(sorted(videos))}) or a folder")
+        elif output_path.is_dir() or output_path.suffix.lower() not in IMAGE_SUFFIXES:
             output_path = output_path / (input_path.stem + suffix)
         if output_path.resolve() == src:  # whatever the flags: INPUT is never written to
             raise Pix2GanError(f"{output_path}: is the input itself; refusing to overwrite the input")
@@ -46,16 +55,17 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png") -> list[tupl
         raise Pix2GanError(f"{output_path}: the output folder must not be the input folder or inside it")
     if output_path.exists() and not output_path.is_dir():
         raise Pix2GanError(f"{output_path}: exists and is not a folder")
-    sources = list_images(input_path)
+    sources = list_images(input_path, IMAGE_SUFFIXES | videos)
     if not sources:
-        raise Pix2GanError(f"{input_path}: no image files found")
+        raise Pix2GanError(f"{input_path}: no image files found" + (" (nor videos)" if videos else ""))
     rel = [p.relative_to(input_path) for p in sources]
+    still = [r for r in rel if r.suffix.lower() not in videos]
     key = lambda r: r.with_suffix(suffix).as_posix().lower()  # noqa: E731 - x.PNG and x.png collide on some disks
-    taken = Counter(key(r) for r in rel)
+    taken = Counter(key(r) for r in still)
     # a.jpg, a.png and a.PNG would all become a.png: the one named exactly a.png keeps it, the others keep their
     # suffix (a.jpg.png, a.PNG.png)
-    names = [r.with_suffix(suffix) if taken[key(r)] == 1 or r.suffix == suffix else r.with_name(r.name + suffix)
-             for r in rel]
+    names = [r if r.suffix.lower() in videos else r.with_suffix(suffix) if taken[key(r)] == 1 or r.suffix == suffix
+             else r.with_name(r.name + suffix) for r in rel]
     return [(p, output_path / n) for p, n in zip(sources, names)]
 
 
@@ -71,17 +81,19 @@ def save_figure_atomic(fig, path: Path) -> None:
         fig.savefig(tmp, dpi=100)
 
 
-def process(pairs: list[tuple[Path, Path]], fn: Callable[[Path], Image.Image], *, overwrite: bool = False,
+def process(pairs: list[tuple[Path, Path]], write: Callable[[Path, Path], None], *, overwrite: bool = False,
             progress: bool = True, desc: str = "images") -> Summary:
-    """Run ``fn(source) -> image`` on every pair and save atomically; a failing file is reported in one line
-    (``error: <path>: <reason>``) and the rest continue."""
+    """``write(source, tmp)`` for every pair, ``tmp`` a temporary name beside the output (same suffix) that becomes
+    the output only when ``write`` succeeded; a failing file is reported in one line (``error: <path>: <reason>``)
+    and the rest continue."""
     summary = Summary()
-    for src, dst in tqdm(pairs, desc=desc, unit="img", disable=not progress, file=sys.stderr, dynamic_ncols=True):
+    for src, dst in tqdm(pairs, desc=desc, unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True):
         if dst.exists() and not overwrite:
             summary.skipped += 1
             continue
         try:
-            save_image_atomic(fn(src), dst)
+            with replacing(dst) as tmp:
+                write(src, tmp)
         except Pix2GanError as e:
             tqdm.write(f"error: {e}", file=sys.stderr)
             summary.failed.append(str(src))

@@ -36,7 +36,8 @@ def _add_train(sub) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
     g.add_argument("--data", help=f"colorize: a folder of colour images or builtin:photos / builtin:bimodal-colors; "
-                                  f"nextframe: frame folders, GIF/APNG, .npy, or builtin:moving-digits; "
+                                  f"nextframe: videos (.mp4 ...), frame folders, GIF/APNG, .npy, or a folder of "
+                                  f"them, or builtin:moving-digits; "
                                   f"paired: aligned A|B images or a folder with A/ and B/ "
                                   f"(default {d.data}; `pix2gan datasets` lists the built-in sets)")
     g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
@@ -48,6 +49,8 @@ def _add_train(sub) -> None:
     g.add_argument("--context", type=int, help=f"nextframe: context frames (default {d.context})")
     g.add_argument("--frame-channels", type=int, choices=[1, 3], help="nextframe: 1 gray, 3 RGB (default 1)")
     g.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], help="nextframe .npy layout (default auto)")
+    g.add_argument("--frame-step", type=int, help="nextframe: learn from every N-th frame, e.g. 2 for a 60 fps "
+                                                  "video to predict 30 fps motion (default 1)")
     g.add_argument("--direction", choices=["AtoB", "BtoA"], help="paired: which side is the input (default AtoB)")
     g.add_argument("--a-channels", type=int, choices=[1, 3], help="paired: channels of side A (default 3)")
     g.add_argument("--b-channels", type=int, choices=[1, 3], help="paired: channels of side B (default 3)")
@@ -182,16 +185,23 @@ def _add_image_io(p, what: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _process_images(args, load_model, verb: str) -> int:
-    """Check INPUT/OUTPUT, then run ``load_model()(PIL image) -> PIL image`` over them; one line per failure; exit 1
-    if any failed."""
+def _process_images(args, load_model, verb: str, video=None) -> int:
+    """Check INPUT/OUTPUT, then run ``load_model()(PIL image) -> PIL image`` over them (and, given ``video``,
+    ``video(model, source, tmp)`` over the video files); one line per failure; exit 1 if any failed."""
     from pix2gan.batch import plan, process
     from pix2gan.data.images import read_image
+    from pix2gan.data.video import VIDEO_SUFFIXES, is_video
 
-    pairs = plan(args.input, args.output)
+    pairs = plan(args.input, args.output, videos=VIDEO_SUFFIXES if video else frozenset())
     model = load_model()
-    summary = process(pairs, lambda path: model(read_image(path, args.max_pixels)), overwrite=args.overwrite,
-                      progress=not args.quiet, desc=verb)
+
+    def write(src: Path, tmp: Path) -> None:
+        if video and is_video(src):
+            video(model, src, tmp)
+        else:
+            model(read_image(src, args.max_pixels)).save(tmp)
+
+    summary = process(pairs, write, overwrite=args.overwrite, progress=not args.quiet, desc=verb)
     print(summary.line(verb))
     return 1 if summary.failed else 0
 
@@ -202,11 +212,14 @@ def _check_size(size: int | None) -> None:
 
 
 def _add_colorize(sub) -> None:
-    p = sub.add_parser("colorize", help="colorize an image or a folder of images",
-                       description="Colorize gray (or colour: their luminance is used) images. INPUT is a file or a "
-                                   "folder (recursive; the tree is mirrored into OUTPUT as PNG files). Unreadable "
-                                   "files are reported one line each and the rest continue; the exit code is 1 if "
-                                   "any failed. INPUT is never written to. Animated images: the first frame.")
+    p = sub.add_parser("colorize", help="colorize images, videos, or a folder of them",
+                       description="Colorize gray (or colour: their luminance is used) images and videos. INPUT is "
+                                   "a file or a folder (recursive; the tree is mirrored into OUTPUT: images as PNG "
+                                   "files, videos (.mp4 .mov .mkv .webm .avi .m4v) as videos of the same name, "
+                                   "every frame colorized at the same size and frame rate, the audio copied). "
+                                   "Unreadable files are reported one line each and the rest continue; the exit "
+                                   "code is 1 if any failed. INPUT is never written to. Animated images: the first "
+                                   "frame.")
     _add_image_io(p, "colorize")
     p.add_argument("--size", type=int, default=None,
                    help="short side at which colours are predicted (default: the training scale); the L channel "
@@ -215,15 +228,26 @@ def _add_colorize(sub) -> None:
     p.add_argument("--strength", type=float, default=None,
                    help="scale of the predicted colour: 0 = the gray input, 1 = as predicted, >1 more saturated "
                         "(default: the bundled model's own, chosen on held-out photos; 1 for a --checkpoint)")
+    from pix2gan.data.video import SMOOTHING
+
+    p.add_argument("--temporal-smoothing", type=float, default=SMOOTHING, metavar="A",
+                   help="videos: each frame's colour is A × the previous frames' + (1 − A) × its own prediction, "
+                        "restarted at scene cuts; 0 = every frame on its own (default %(default)g)")
+    p.add_argument("--crf", type=int, default=18,
+                   help="videos: encoder quality, H.264/VP9 constant rate factor (0 = lossless, 51 = worst; "
+                        "default %(default)s)")
     p.set_defaults(func=cmd_colorize)
 
 
 def cmd_colorize(args) -> int:
-    from pix2gan.colorizer import Colorizer, check_strength
+    from pix2gan.colorizer import Colorizer, TemporalSmoother, check_strength
 
     _check_size(args.size)
     if args.strength is not None:
         check_strength(args.strength)
+    TemporalSmoother(args.temporal_smoothing)  # a bad value: one line before any work
+    if not 0 <= args.crf <= 51:
+        raise Pix2GanError(f"--crf must be in 0..51, got {args.crf}")
 
     def load():
         if args.checkpoint is not None:
@@ -234,7 +258,10 @@ def cmd_colorize(args) -> int:
                   file=sys.stderr)
         return Colorizer.default(args.device, args.size, args.strength)
 
-    return _process_images(args, load, "colorized")
+    def video(model, src, tmp):
+        model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet)
+
+    return _process_images(args, load, "colorized", video)
 
 
 def _add_translate(sub) -> None:
@@ -258,15 +285,20 @@ def cmd_translate(args) -> int:
 
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="predict the next frames of a sequence",
-                       description="Roll a next-frame model forward: INPUT is a folder of frames (natural order), "
-                                   "an animated GIF/APNG, or a .npy sequence; OUTPUT is a folder that receives "
-                                   "the predicted frames (pred_001.png, ...) and rollout.gif (context, then "
-                                   "prediction). Each predicted frame joins the context for the next.")
+                       description="Roll a next-frame model forward: INPUT is a video (.mp4 .mov .mkv .webm ...), a "
+                                   "folder of frames (natural order), an animated GIF/APNG, or a .npy sequence; "
+                                   "OUTPUT is a folder that receives the predicted frames (pred_001.png, ...), "
+                                   "rollout.gif and rollout.mp4 (context, then prediction). Each predicted frame "
+                                   "joins the context for the next.")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
     p.add_argument("--checkpoint", type=Path, required=True, help="RUN/checkpoint.pt of a nextframe run")
     p.add_argument("--steps", type=int, default=10, help="frames to predict (default 10)")
     p.add_argument("--index", type=int, default=0, help="which sequence of a multi-sequence .npy (default 0)")
+    p.add_argument("--start", type=int, default=None,
+                   help="the context starts at this frame (counted in --frame-steps; default: the last frames)")
+    p.add_argument("--frame-step", type=int, default=None,
+                   help="take every N-th frame of INPUT (default: the model's training --frame-step)")
     p.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], default=None,
                    help="layout of a 4-D .npy (default: the one the model was trained with)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing prediction in OUTPUT")
@@ -279,8 +311,11 @@ def cmd_predict(args) -> int:
     import numpy as np
     from PIL import Image
 
+    from fractions import Fraction
+
     from pix2gan.batch import save_image_atomic
     from pix2gan.checkpoint import replacing
+    from pix2gan.data.video import is_video, probe, write_frames
     from pix2gan.predictor import FramePredictor
 
     if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:
@@ -290,15 +325,23 @@ def cmd_predict(args) -> int:
     predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
     if args.layout:
         predictor.task.layout = args.layout
-    frames = predictor.read(args.input, args.index)
+    if args.frame_step is not None:
+        if args.frame_step < 1:
+            raise Pix2GanError(f"--frame-step must be at least 1, got {args.frame_step}")
+        predictor.task.frame_step = args.frame_step
+    frames = predictor.read(args.input, args.index, args.start)
     pred = predictor.predict(frames, args.steps)
     for i, frame in enumerate(pred, 1):
         save_image_atomic(Image.fromarray(frame), args.output / f"pred_{i:03d}.png")
-    context = frames[-predictor.task.context:]
-    movie = [Image.fromarray(f).convert("RGB") for f in np.concatenate([context, pred])]
+    movie = [np.asarray(Image.fromarray(f).convert("RGB")) for f in np.concatenate([frames, pred])]
+    fps = probe(args.input).fps / predictor.task.frame_step if is_video(args.input) else Fraction(25, 3)
     with replacing(args.output / "rollout.gif") as tmp:
-        movie[0].save(tmp, save_all=True, append_images=movie[1:], duration=120, loop=0)
-    print(f"{args.output}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]} and rollout.gif")
+        Image.fromarray(movie[0]).save(tmp, save_all=True, append_images=[Image.fromarray(m) for m in movie[1:]],
+                                       duration=round(1000 / fps), loop=0)
+    with replacing(args.output / "rollout.mp4") as tmp:
+        write_frames(tmp, movie, fps)
+    print(f"{args.output}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]}, rollout.gif and "
+          f"rollout.mp4 ({float(fps):.3g} fps)")
     return 0
 
 

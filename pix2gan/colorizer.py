@@ -11,6 +11,7 @@ from PIL import Image
 
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, to_rgb_float
+from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
 from pix2gan.runtime import on_device
 from pix2gan.tasks.colorize import ColorizeTask
@@ -58,8 +59,9 @@ class Colorizer:
         return cls(G, size or cfg.load_size, pick_device(device), strength)
 
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB."""
+    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
+        """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
+        ``smoother``: the video's running colour (see :class:`TemporalSmoother`)."""
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(x)
         h, w = light.shape[-2:]
@@ -67,8 +69,10 @@ class Colorizer:
         # ratio (a 3×70000 strip is predicted at 1×1536 and its colour upsampled)
         scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
         small = (max(1, round(h * scale)), max(1, round(w * scale)))
-        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False)
-        ab = self.G(cond.clamp(-1, 1)) * self.strength
+        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+        ab = self.G(cond) * self.strength
+        if smoother is not None:
+            ab = smoother(cond, ab)
         ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
         return self.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy()
 
@@ -79,6 +83,15 @@ class Colorizer:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
+    def colorize_video(self, src: Path, dst: Path, smoothing: float = SMOOTHING, crf: int = 18,
+                       progress: bool = True) -> int:
+        """Colorize every frame of the video ``src`` into ``dst`` (same frame count, size and rate; audio copied;
+        frames streamed one at a time). ``smoothing``: :class:`TemporalSmoother`'s amount (0: each frame on its
+        own). Not atomic: give a temporary name. Returns the frame count."""
+        smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
+        return transcode(Path(src), Path(dst), lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother),
+                         crf=crf, progress=progress, desc=Path(src).name)
+
 
 def check_strength(strength: float) -> float:
     """``strength`` as a float, or a one-line error unless it is a finite number ≥ 0."""
@@ -86,3 +99,33 @@ def check_strength(strength: float) -> float:
     if not (np.isfinite(strength) and strength >= 0):
         raise Pix2GanError(f"--strength must be a finite number ≥ 0 (0: gray, 1: as predicted), got {strength:g}")
     return strength
+
+
+class TemporalSmoother:
+    """The colour of a video held steady: an exponential moving average of the predicted ab over frames,
+    ``ab'_t = amount · ab'_(t−1) + (1 − amount) · ab_t`` at the model's resolution, restarted at a scene cut.
+
+    A cut is a frame whose L histogram (32 bins) differs from the previous frame's by more than ``cut`` in total
+    variation (0: same histogram, 1: disjoint); a pan or a moving subject changes it little, a new shot a lot.
+    """
+
+    def __init__(self, amount: float, cut: float = 0.3):
+        if not 0 <= amount < 1:
+            raise Pix2GanError(f"--temporal-smoothing must be in [0, 1) (0: off), got {amount:g}")
+        self.amount, self.cut = amount, cut
+        self.ab: torch.Tensor | None = None
+        self.hist: torch.Tensor | None = None
+        self.cuts = 0
+
+    def __call__(self, light: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """``light`` ``(1, 1, h, w)`` in [-1, 1] and the frame's predicted ``ab`` ``(1, 2, h, w)`` → smoothed ab."""
+        hist = torch.histc(light.float(), bins=32, min=-1, max=1)
+        hist = hist / hist.sum()
+        new_shot = self.hist is not None and 0.5 * (hist - self.hist).abs().sum().item() > self.cut
+        self.cuts += int(new_shot)
+        if self.ab is None or new_shot or self.ab.shape != ab.shape:
+            self.ab = ab
+        else:
+            self.ab = self.amount * self.ab + (1 - self.amount) * ab
+        self.hist = hist
+        return self.ab

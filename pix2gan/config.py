@@ -25,6 +25,7 @@ class TrainConfig:
     context: int = 4                # nextframe: frames of context stacked on channels
     frame_channels: int = 1         # nextframe: 1 (gray) or 3 (RGB); frames are converted on reading
     layout: str = "auto"            # nextframe .npy arrays: auto, TNHW (Moving MNIST) or NTHW
+    frame_step: int = 1             # nextframe: use every N-th frame (1: consecutive frames)
     direction: str = "AtoB"         # paired: AtoB or BtoA
     a_channels: int = 3             # paired: channels of the A side (1 or 3)
     b_channels: int = 3             # paired: channels of the B side (1 or 3)
@@ -117,6 +118,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
     _choice("disc", cfg.disc, ["conditional", "unconditional"])
     _choice("g_adv_form", cfg.g_adv_form, ["default", "alpha"])
     _choice("layout", cfg.layout, ["auto", "TNHW", "NTHW"])
+    if cfg.frame_step < 1:
+        raise Pix2GanError(f"--frame-step must be at least 1, got {cfg.frame_step}")
     _choice("precision", cfg.precision, ["fp32", "bf16", "fp16"])
     _choice("direction", cfg.direction, ["AtoB", "BtoA"])
     for name in ("a_channels", "b_channels"):

@@ -9,6 +9,7 @@ sharp / as colourful as reality, and an L2-blurred prediction shows as a ratio b
 from __future__ import annotations
 
 import kornia
+import numpy as np
 import skimage.measure
 import torch
 from torch import Tensor
@@ -111,6 +112,22 @@ def chroma(img: Tensor) -> Tensor:
         return torch.zeros(img.shape[0], device=img.device)
     lab = kornia.color.rgb_to_lab(img)
     return lab[:, 1:].pow(2).sum(1).sqrt().flatten(1).mean(1)
+
+
+def ab_change(prev: Tensor, cur: Tensor) -> Tensor:
+    """Frame-to-frame colour change: mean |Δa| + |Δb| (CIE Lab units) between consecutive sRGB frames
+    ``(B, 3, H, W)`` in [0, 1], per frame pair. A colorized video flickers when this exceeds the real colour
+    video's (:func:`flicker_ratio`)."""
+    _check(prev)
+    _check(cur)
+    d = kornia.color.rgb_to_lab(cur)[:, 1:] - kornia.color.rgb_to_lab(prev)[:, 1:]
+    return d.abs().sum(1).flatten(1).mean(1)
+
+
+def flicker_ratio(output_changes: list[float], truth_changes: list[float]) -> float:
+    """Mean :func:`ab_change` of a colorized video over that of the real colour video of the same frames: 1 = it
+    changes colour as much as reality does, above 1 = flicker."""
+    return float(np.mean(output_changes) / np.mean(truth_changes))
 
 
 #: No-reference figures, reported for predictions and as prediction / ground-truth ratios.

@@ -70,13 +70,21 @@ class FramePredictor:
         pred = torch.stack(out).permute(0, 2, 3, 1).cpu().numpy()
         return pred[..., 0] if self.task.channels == 1 else pred
 
-    def read(self, spec: str | Path, index: int = 0) -> np.ndarray:
-        """The last ``context`` frames of one sequence of a frame folder, an animation or a .npy array (``index``
-        picks among several); only those frames are decoded."""
-        source = open_sequences(str(spec), self.task.channels, self.task.context, self.task.layout)
+    def read(self, spec: str | Path, index: int = 0, start: int | None = None) -> np.ndarray:
+        """``context`` frames of one sequence of a video, a frame folder, an animation or a .npy array (``index``
+        picks among several), ``frame_step`` apart: the last ones, or those from frame ``start`` (counted in
+        steps); only those frames are decoded."""
+        c = self.task.context
+        source = open_sequences(str(spec), self.task.channels, c, self.task.layout, self.task.frame_step)
         if not 0 <= index < len(source):
-            raise Pix2GanError(f"{spec}: holds {len(source)} sequence(s) of at least {self.task.context} frames; "
+            raise Pix2GanError(f"{spec}: holds {len(source)} sequence(s) of at least {c} frames; "
                                f"--index {index} is out of range")
         length = len(source.sequences[index])
-        arr = source.frames(index, length - self.task.context, self.task.context).transpose(0, 2, 3, 1)
+        if start is None:
+            start = length - c
+        if not 0 <= start <= length - c:
+            raise Pix2GanError(f"{spec}: --start {start} is out of range: the sequence has {length} frames"
+                               + (f" at --frame-step {self.task.frame_step}" if self.task.frame_step > 1 else "")
+                               + f" and the model needs {c} from the start")
+        arr = source.frames(index, start, c).transpose(0, 2, 3, 1)
         return arr[..., 0] if self.task.channels == 1 else arr

@@ -134,7 +134,7 @@ def test_train_and_predict_through_the_cli(tmp_path, capsys):
     assert main(["predict", str(tmp_path / "in"), str(out), "--checkpoint", str(run / "checkpoint.pt"),
                  "--steps", "4"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["pred_001.png", "pred_002.png", "pred_003.png",
-                                                    "pred_004.png", "rollout.gif"]
+                                                    "pred_004.png", "rollout.gif", "rollout.mp4"]
     assert Image.open(out / "pred_004.png").size == (45, 37)
     gif = Image.open(out / "rollout.gif")
     assert gif.n_frames == 3 + 4 and gif.size == (45, 37)

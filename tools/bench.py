@@ -174,7 +174,7 @@ def colorize_folder(args, device) -> dict:
         rss = {}
         start = time.perf_counter()
         for part in (pairs[: n // 10], pairs[n // 10:]):
-            summary = process(part, lambda p: colorizer(read_image(p)), progress=False)
+            summary = process(part, lambda p, tmp: colorizer(read_image(p)).save(tmp), progress=False)
             assert summary.done == len(part), summary.failed
             rss[len(rss)] = peak_rss_mb()
         sec = (time.perf_counter() - start) / n

@@ -13,7 +13,7 @@ def open_source(cfg, spec: str | None = None) -> Source:
     if cfg.task == "colorize":
         return open_photos(spec, cfg.load_size)
     if cfg.task == "nextframe":
-        return open_sequences(spec, cfg.frame_channels, cfg.context + 1, cfg.layout)
+        return open_sequences(spec, cfg.frame_channels, cfg.context + 1, cfg.layout, cfg.frame_step)
     a, b = (cfg.a_channels, cfg.b_channels) if cfg.direction == "AtoB" else (cfg.b_channels, cfg.a_channels)
     return open_paired(spec, cfg.load_size, a, b, cfg.direction)
 

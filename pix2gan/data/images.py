@@ -20,13 +20,14 @@ IMAGE_SUFFIXES = frozenset(ext for ext, fmt in Image.registered_extensions().ite
 MAX_PIXELS = 178_956_970
 
 
-def list_images(root: Path) -> list[Path]:
-    """Image files under ``root`` (recursive, sorted, hidden entries skipped, symlinked folders not followed)."""
+def list_images(root: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
+    """Image files (or other ``suffixes``) under ``root`` (recursive, sorted, hidden entries skipped, symlinked
+    folders not followed)."""
     found = []
     for folder, dirs, files in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(folder) / f for f in sorted(files)
-                  if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES]
+                  if not f.startswith(".") and Path(f).suffix.lower() in suffixes]
     return found
 
 

@@ -1,4 +1,5 @@
-"""Frame sequences for next-frame prediction: folders of frames, animated GIF/APNG, ``.npy`` arrays, built-ins.
+"""Frame sequences for next-frame prediction: folders of frames, videos, animated GIF/APNG, ``.npy`` arrays,
+built-ins.
 
 Listing a sequence reads at most a header (a GIF's frame count, a .npy's shape); frames are decoded when a window
 is drawn, and .npy arrays are memory-mapped, so memory does not grow with the data."""
@@ -17,6 +18,7 @@ from torch import Tensor
 
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
 from pix2gan.data.source import Source
+from pix2gan.data.video import VIDEO_SUFFIXES, is_video
 from pix2gan.errors import Pix2GanError
 
 
@@ -77,6 +79,37 @@ class Animation:
         except (OSError, ValueError, EOFError) as e:
             raise Pix2GanError(f"{self.path}: cannot decode frame ({e})") from None
         return np.stack(frames)
+
+
+class VideoFile:
+    """The frames of a video file (.mp4, .mov, .mkv, .webm, ...), decoded when a window is read."""
+
+    def __init__(self, path: Path):
+        from pix2gan.data.video import probe
+
+        self.path = path
+        self.length = probe(path).frames  # a non-video or unreadable file fails here with a one-line error
+
+    def __len__(self) -> int:
+        return self.length
+
+    def rgb(self, start: int, count: int) -> np.ndarray:
+        from pix2gan.data.video import read_frames
+
+        return read_frames(self.path, start, count)
+
+
+class Strided:
+    """Every ``step``-th frame of a sequence (``--frame-step``): frame t is frame t × step of ``seq``."""
+
+    def __init__(self, seq, step: int):
+        self.seq, self.step = seq, step
+
+    def __len__(self) -> int:
+        return (len(self.seq) - 1) // self.step + 1
+
+    def rgb(self, start: int, count: int) -> np.ndarray:
+        return self.seq.rgb(start * self.step, (count - 1) * self.step + 1)[::self.step]
 
 
 @functools.lru_cache(maxsize=64)
@@ -199,12 +232,13 @@ def list_sequences(spec: str, layout: str = "auto") -> tuple[list, list[str]]:
         if path.suffix.lower() == ".npy":
             seqs = npy_sequences(path, layout)
             return seqs, [f"{path.name}[{i}]" for i in range(len(seqs))] if len(seqs) > 1 else [path.name]
-        return [Animation(path)], [path.name]
+        return [VideoFile(path) if is_video(path) else Animation(path)], [path.name]
     direct = [p for p in list_images(path) if p.parent == path]
+    videos = sorted((p for p in list_images(path, VIDEO_SUFFIXES) if p.parent == path), key=natural_key)
     subdirs = sorted((d for d in path.iterdir() if d.is_dir() and not d.name.startswith(".")), key=natural_key)
     animations = [p for p in direct if p.suffix.lower() in (".gif", ".apng", ".webp", ".png") and _is_animated(p)]
     npys = sorted(path.glob("*.npy"), key=natural_key)
-    if direct and not animations and not subdirs and not npys:
+    if direct and not animations and not subdirs and not npys and not videos:
         return [FrameFolder(path)], ["."]  # the folder itself is one sequence
     seqs, names = [], []
     for sub in subdirs:
@@ -217,8 +251,15 @@ def list_sequences(spec: str, layout: str = "auto") -> tuple[list, list[str]]:
         more = npy_sequences(npy, layout)
         seqs += more
         names += [f"{npy.name}[{i}]" for i in range(len(more))]
+    for video in videos:  # an unreadable video is named and left out; the others are used
+        try:
+            seqs.append(VideoFile(video))
+        except Pix2GanError as e:
+            print(f"warning: {e}; left out", file=sys.stderr)
+            continue
+        names.append(video.name)
     if not seqs:
-        raise Pix2GanError(f"{spec}: no sequences found (frame folders, GIF/APNG files or .npy arrays)")
+        raise Pix2GanError(f"{spec}: no sequences found (frame folders, videos, GIF/APNG files or .npy arrays)")
     return seqs, names
 
 
@@ -230,10 +271,13 @@ def _is_animated(path: Path) -> bool:
         return False
 
 
-def open_sequences(spec: str, channels: int, min_frames: int, layout: str = "auto") -> SequenceSource:
-    """A :class:`SequenceSource` of windows of ``min_frames`` frames; shorter sequences are skipped with a
-    warning."""
+def open_sequences(spec: str, channels: int, min_frames: int, layout: str = "auto",
+                   frame_step: int = 1) -> SequenceSource:
+    """A :class:`SequenceSource` of windows of ``min_frames`` frames, each ``frame_step`` frames apart; shorter
+    sequences are skipped with a warning."""
     seqs, names = list_sequences(spec, layout)
+    if frame_step > 1:
+        seqs = [Strided(s, frame_step) for s in seqs]
     keep = [i for i, s in enumerate(seqs) if len(s) >= min_frames]
     if len(keep) < len(seqs):
         print(f"warning: skipped {len(seqs) - len(keep)} sequence(s) shorter than context + 1 = {min_frames} frames",

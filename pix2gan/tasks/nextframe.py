@@ -13,14 +13,14 @@ class NextFrameTask:
     real = the last frame ``(B, C, H, W)``, both in [-1, 1]. C is 1 (gray) or 3 (RGB)."""
 
 
-    def __init__(self, context: int = 4, channels: int = 1, layout: str = "auto"):
-        self.context, self.channels, self.layout = context, channels, layout
+    def __init__(self, context: int = 4, channels: int = 1, layout: str = "auto", frame_step: int = 1):
+        self.context, self.channels, self.layout, self.frame_step = context, channels, layout, frame_step
         self.cond_channels = context * channels
         self.out_channels = channels
 
     @classmethod
     def from_config(cls, cfg) -> NextFrameTask:
-        return cls(cfg.context, cfg.frame_channels, cfg.layout)
+        return cls(cfg.context, cfg.frame_channels, cfg.layout, cfg.frame_step)
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         x = to_signed(batch.to(device, non_blocking=True))
