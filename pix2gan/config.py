@@ -210,9 +210,12 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
 
 
 def diff(saved: dict, current: dict) -> list[str]:
-    """Keys whose values differ between two config dicts, ignoring :data:`RESUMABLE_CHANGES`."""
+    """Keys whose values differ between two config dicts, ignoring :data:`RESUMABLE_CHANGES`. A key missing from
+    ``saved`` (a run from before the option existed) counts as its default: new options default to the old
+    behaviour."""
+    defaults = dataclasses.asdict(TrainConfig())
     keys = (set(saved) | set(current)) - RESUMABLE_CHANGES
-    return sorted(k for k in keys if saved.get(k) != current.get(k))
+    return sorted(k for k in keys if saved.get(k, defaults.get(k)) != current.get(k, defaults.get(k)))
 
 
 def save_json(path: Path, cfg: TrainConfig) -> None:

@@ -45,6 +45,22 @@ def test_resume_refuses_a_different_config(tmp_path, photo_dir):
         Trainer.resume(tmp_path / "r", {"lr": 1e-3, "gan_loss": "hinge"}, progress=False)
 
 
+def test_a_run_from_before_an_option_existed_resumes(tmp_path, photo_dir):
+    """A checkpoint whose config lacks keys added since (frame_step, val_data) resumes: they take their defaults."""
+    from pix2gan.checkpoint import save_checkpoint
+
+    Trainer(tiny(data=str(photo_dir), steps=1), tmp_path / "r", progress=False).fit()
+    state = load_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    for key in ("frame_step", "val_data"):
+        del state["config"][key]
+    save_checkpoint(tmp_path / "r" / "checkpoint.pt", {k: v for k, v in state.items() if k not in ("format", "version")})
+    resumed = Trainer.resume(tmp_path / "r", {"steps": 2}, progress=False)
+    assert resumed.step == 1 and resumed.cfg.frame_step == 1
+    resumed.fit()
+    with pytest.raises(Pix2GanError, match=r"differing keys: frame_step"):
+        Trainer.resume(tmp_path / "r", {"frame_step": 2}, progress=False)
+
+
 def test_presets_apply_unless_overridden():
     gp = resolve(TrainConfig(gan_loss="wgan-gp"))
     assert (gp.optimizer, gp.lr, gp.beta1, gp.beta2, gp.n_critic, gp.gp_weight, gp.d_norm) == \
