@@ -118,6 +118,9 @@ def _add_train(sub) -> None:
                                       "sources never trained on)")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--log-every", type=int, help=f"(default {d.log_every})")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events to OUT/tb/ (every logged figure, the sample grids, the "
+                        "warnings); watch with: tensorboard --logdir runs/")
     g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")
     g.add_argument("--checkpoint-every", type=int, help=f"(default {d.checkpoint_every})")
     g.add_argument("--device", help="auto, cpu, cuda, cuda:N (default auto: CUDA when available)")
@@ -386,11 +389,20 @@ def _add_inspect(sub) -> None:
                                    "(vanishing gradient, mode collapse, non-convergence) with their steps, and write "
                                    "RUN/diagnostics.png.")
     p.add_argument("run", type=Path, help="a run folder (holding config.json and log.jsonl)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write RUN/tb/ TensorBoard events from log.jsonl and samples/ (for a run trained "
+                        "without --tensorboard)")
     p.set_defaults(func=cmd_inspect)
 
 
 def cmd_inspect(args) -> int:
     from pix2gan.report import plot_diagnostics, summarize
+
+    if args.tensorboard:
+        from pix2gan.watch import convert
+
+        folder, records, samples = convert(args.run)
+        print(f"wrote {folder}: {records} logged steps, {samples} sample grids (tensorboard --logdir {folder})")
 
     print(summarize(args.run))
     print(f"wrote {plot_diagnostics(args.run)}")
@@ -462,6 +474,9 @@ def _add_compare(sub) -> None:
     p.add_argument("--eval-count", type=int, default=64, help="held-out crops evaluated (default 64)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="TensorBoard events for every variant (OUT/runs/VARIANT/tb/, with sample grids 4 times per "
+                        "run): tensorboard --logdir OUT/runs overlays them")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
@@ -487,8 +502,9 @@ def cmd_compare(args) -> int:
             raise Pix2GanError(f"--variants {args.variants!r}: a variant is listed twice")
         base = TrainConfig(task=args.task, data=args.data or "builtin:bimodal-colors", steps=args.steps, size=args.size,
                            batch_size=args.batch_size, depth=args.depth, ngf=args.ngf, ndf=args.ndf,
-                           holdout=args.holdout, seed=args.seed, device=args.device, sample_every=10**9,
-                           checkpoint_every=max(1, args.steps // 4))
+                           holdout=args.holdout, seed=args.seed, device=args.device,
+                           sample_every=max(1, args.steps // 4) if args.tensorboard else 10**9,
+                           checkpoint_every=max(1, args.steps // 4), tensorboard=args.tensorboard)
         runs = train_variants(base, variants, args.out, progress=not args.quiet)
         data = None
     results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema)

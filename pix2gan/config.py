@@ -77,6 +77,7 @@ class TrainConfig:
     val_data: str = ""              # validate on this folder (e.g. whole held-out sources) instead of --holdout
     # bookkeeping
     log_every: int = 10
+    tensorboard: bool = False       # also write RUN/tb/ TensorBoard events (log.jsonl stays the source of truth)
     sample_every: int = 250
     checkpoint_every: int = 250
     device: str = "auto"            # auto (cuda when available), cpu, cuda, cuda:N
@@ -100,7 +101,8 @@ class TrainConfig:
 
 #: Keys that may change when a run is resumed (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset({"steps", "log_every", "sample_every", "checkpoint_every", "device", "workers",
-                               "max_bad_files", "val_every", "val_count", "val_metric", "val_data"})
+                               "max_bad_files", "val_every", "val_count", "val_metric", "val_data",
+                               "tensorboard"})
 
 def _choice(name: str, value: str, allowed) -> None:
     if value not in allowed:

@@ -33,6 +33,7 @@ from pix2gan.runtime import PhaseTimer, tune_cpu
 from pix2gan.step import (Hooks, LossSettings, Nets, d_phase, ema_beta, ema_update, g_phase, lr_factor,
                           phase_of)
 from pix2gan.tasks import make_task
+from pix2gan.watch import EventLog
 
 
 def pick_device(name: str) -> torch.device:
@@ -165,6 +166,7 @@ class Trainer:
         if state is not None:
             self._restore(state, allow_data_change)
         self.monitor = Monitor()
+        self.events: EventLog | None = None  # RUN/tb/ while fit() runs with --tensorboard
         self._stop_signal: int | None = None  # set by SIGINT/SIGTERM: finish the step, checkpoint, stop
 
     @property
@@ -276,6 +278,8 @@ class Trainer:
         path = self.run.sample(self.step)
         with replacing(path) as tmp:
             save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
+        if self.events is not None:
+            self.events.sample(self.step, path)
         return path
 
     def validate(self) -> dict[str, float]:
@@ -389,6 +393,8 @@ class Trainer:
         metrics: dict[str, float] = {}
         shown = None  # the phase in the bar's description
         try:
+            if cfg.tensorboard and main:  # a resumed run hides what an earlier process logged after its checkpoint
+                self.events = EventLog(self.run.path / "tb", purge_step=self.step + 1 if self.step else None)
             while self.step < stop and not self.dist.any(self._stop_signal is not None):
                 t0 = time.perf_counter()
                 phase = phase_of(cfg, self.step, self.D is not None)
@@ -419,6 +425,9 @@ class Trainer:
             self._batches = None  # the DataLoader's workers stop with their iterator
             for s, h in handlers.items():
                 signal.signal(s, h)
+            if self.events is not None:
+                self.events.close()
+                self.events = None
             self.run.unlock()
         return metrics
 
@@ -438,7 +447,10 @@ class Trainer:
                     fired = self.monitor.update(record)
                     for name in fired:
                         bar.write(f"warning: step {step}: {ADVICE[name]}", file=sys.stderr)
-                    self.run.append_log({**record, "warnings": fired} if fired else record)
+                    record = {**record, "warnings": fired} if fired else record
+                    self.run.append_log(record)
+                    if self.events is not None:
+                        self.events.record(record)
                     bar.set_postfix({k: f"{metrics[k]:.3g}" for k in ("d_loss", "g_adv", "g_recon",
                                                                        f"val_{cfg.val_metric}") if k in metrics})
             if step % cfg.sample_every == 0 and main:
