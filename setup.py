@@ -25,7 +25,9 @@ setup(
     ],
     extras_require={
         "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],
-        "dev": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],
+        "watch": ["tensorboard>=2.14"],
+        "dev": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4",
+                "tensorboard>=2.14"],
     },
     entry_points={"console_scripts": ["pix2gan=pix2gan.cli:main"]},
 )

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid, save_image
+from PIL import Image
+from torchvision.utils import make_grid
 
 from pix2gan.checkpoint import atomic_write_bytes, replacing
 from pix2gan.config import TrainConfig, resolve
@@ -124,8 +125,33 @@ def markdown_table(results: dict[str, Evaluation], columns: list[str], first: st
     return "\n".join(lines)
 
 
+#: The report's metric tables: (title, what the group tells, [(metric, one-line meaning)]). Metrics a run does not
+#: have are left out; those in no group (raw no-reference values) are in metrics.csv and metrics.json.
+GROUPS = [
+    ("Fidelity", "how close each prediction is to its ground truth", [
+        ("psnr", "peak signal-to-noise ratio in dB; rewards the average answer, so L2 tends to win it"),
+        ("ssim", "structural similarity (0–1)"),
+        ("l1", "mean absolute pixel error"),
+        ("sharpness_diff", "how well the image gradients match the truth's, in dB (Mathieu et al.)"),
+    ]),
+    ("Blur", "prediction / ground truth: 1 is as sharp as reality, below 1 blurred (above 1 for blur_effect)", [
+        ("laplacian_var_ratio", "variance of the Laplacian (edge energy)"),
+        ("grad_mag_ratio", "mean gradient magnitude"),
+        ("hf_fraction_ratio", "share of the spectrum's energy at high frequencies"),
+        ("blur_effect_ratio", "Crété-Roffet blur estimate (higher: blurrier)"),
+    ]),
+    ("Colour", "prediction / ground truth: 1 is as colourful as reality, 0 is gray", [
+        ("colourfulness_ratio", "Hasler & Süsstrunk colourfulness"),
+        ("chroma_ratio", "mean CIE Lab chroma"),
+        ("hue_hit_rate", "share of shape pixels given the right one of the two hues (bimodal set)"),
+        ("shape_chroma_ratio", "chroma on the shapes over the truth's (bimodal set: an averaging loss paints them gray)"),
+    ]),
+]
+
+
 def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Path, title: str) -> Path:
-    """index.html (table, best in bold; image grid; loss curves), metrics.csv, metrics.json, grid.png, curves.png."""
+    """index.html (metric tables by group, best in bold; sample grid with the variants named over its columns;
+    loss curves; no external assets), metrics.csv, metrics.json, grid.png, curves.png."""
     out.mkdir(parents=True, exist_ok=True)
     labels = list(results)
     names = list(next(iter(results.values())).metrics)
@@ -138,13 +164,12 @@ def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Pat
         writer.writerow([label, *(f"{table[label][n]:.6g}" for n in names)])
     atomic_write_bytes(out / "metrics.csv", buf.getvalue().encode())
 
-    # grid: one row per held-out sample: input | ground truth | each variant
     first = results[labels[0]]
     n = min(8, first.cond.shape[0])
-    columns = [first.cond[:n], first.real[:n]] + [results[label].fake[:n] for label in labels]
-    grid = make_grid(torch.stack(columns, 1).flatten(0, 1), nrow=len(columns), padding=2, pad_value=1.0)
+    grid = labelled_grid([first.cond[:n], first.real[:n]] + [results[label].fake[:n] for label in labels],
+                         ["input", "ground truth", *labels])
     with replacing(out / "grid.png") as tmp:
-        save_image(grid, tmp)
+        grid.save(tmp)
     has_curves = _plot_curves(runs, out / "curves.png")
 
     def best(name):
@@ -153,38 +178,85 @@ def write_report(results: dict[str, Evaluation], runs: dict[str, Path], out: Pat
             return None
         return max(vals, key=lambda lb: goodness(name, vals[lb]))
 
-    winners = {name: best(name) for name in names}
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
-    rows = []
-    for label in labels:
-        cells = []
-        for name in names:
-            text = f"{table[label][name]:.4g}"
-            cells.append(f"<td><b>{text}</b></td>" if winners[name] == label else f"<td>{text}</td>")
-        rows.append(f"<tr><th>{html.escape(label)}</th>{''.join(cells)}</tr>")
-    legend = ", ".join(f"{html.escape(n)}: {'closest to 1' if d == 'one' else 'higher' if d == 'max' else 'lower'}"
-                       for n, d in DIRECTION.items() if n in names)
+    sections = []
+    for group, meaning, metrics in GROUPS:
+        metrics = [(m, what) for m, what in metrics if m in names]
+        if not metrics:
+            continue
+        winners = {m: best(m) for m, _ in metrics}
+        head = "".join(f"<th>{html.escape(m)}</th>" for m, _ in metrics)
+        rows = "\n".join(
+            f"<tr><th>{html.escape(label)}</th>"
+            + "".join(f"<td><b>{table[label][m]:.4g}</b></td>" if winners[m] == label else
+                      f"<td>{table[label][m]:.4g}</td>" for m, _ in metrics) + "</tr>" for label in labels)
+        notes = "".join(f"<li><code>{html.escape(m)}</code> ({_better(m)}): {html.escape(what)}</li>"
+                        for m, what in metrics)
+        sections.append(f"<h3>{group}: {html.escape(meaning)}</h3>\n<table><tr><th>variant</th>{head}</tr>\n"
+                        f"{rows}\n</table>\n<ul class=notes>{notes}</ul>")
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse;font-size:13px}}
-td,th{{border:1px solid #ccc;padding:3px 6px;text-align:right}} img{{image-rendering:pixelated;max-width:100%}}</style>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{html.escape(title)}</title>
+<style>
+body{{font-family:sans-serif;margin:1.5em auto;max-width:1180px;padding:0 1em;line-height:1.4}}
+table{{border-collapse:collapse;font-size:14px;margin:.3em 0}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}} tr>th:first-child{{text-align:left}}
+ul.notes{{font-size:13px;color:#444;margin:.2em 0 1.2em}} img{{max-width:100%;height:auto}}
+</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
 <h2>Metrics on held-out crops</h2>
-<table><tr><th>variant</th>{head}</tr>
-{chr(10).join(rows)}
-</table>
-<p>Best in bold ({legend}). <code>*_ratio</code> = prediction / ground truth: 1.0 is as sharp or as colourful as
-reality; explicit-loss blur shows as a ratio below 1 (above 1 for blur_effect).
-Also in <a href="metrics.csv">metrics.csv</a> and <a href="metrics.json">metrics.json</a>.</p>
+<p>Best of each metric in bold. Every figure, raw values included, is also in
+<a href="metrics.csv">metrics.csv</a> and <a href="metrics.json">metrics.json</a>.</p>
+{chr(10).join(sections)}
 <h2>Held-out samples</h2>
-<p>Columns: input | ground truth | {" | ".join(html.escape(lb) for lb in labels)}</p>
-<img src="grid.png" alt="grid" width="{grid.shape[-1] * 3}">
-{'<h2>Training curves</h2><img src="curves.png" alt="curves">' if has_curves else ''}
+<p><img src="grid.png" alt="held-out samples: input, ground truth, then one column per variant"></p>
+{'<h2>Training curves</h2><p><img src="curves.png" alt="training curves"></p>' if has_curves else ''}
 </body></html>
 """
     atomic_write_bytes(out / "index.html", page.encode())
     return out / "index.html"
+
+
+def _better(name: str) -> str:
+    how = DIRECTION.get(name, "max")
+    return "closest to 1 is best" if how == "one" else "higher is better" if how == "max" else "lower is better"
+
+
+def labelled_grid(columns: list[torch.Tensor], names: list[str], cell: int = 112) -> Image.Image:
+    """Columns of images ``(n, 3, h, w)`` in [0, 1] side by side, each scaled (nearest) to about ``cell`` px wide,
+    with its name written above it."""
+    from PIL import ImageDraw, ImageFont
+
+    scale = max(1, cell // columns[0].shape[-1])
+    strips = []
+    for col in columns:
+        img = make_grid(col.float().clamp(0, 1), nrow=1, padding=2, pad_value=1.0)  # (3, H, W): one column
+        pixels = img.mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+        strips.append(Image.fromarray(pixels).resize((img.shape[2] * scale, img.shape[1] * scale), Image.NEAREST))
+    head = 32
+    sheet = Image.new("RGB", (sum(st.width for st in strips), head + strips[0].height), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=12)
+    x = 0
+    for strip, name in zip(strips, names):
+        sheet.paste(strip, (x, head))
+        lines = _wrap(name, font, strip.width - 4, draw)
+        for k, line in enumerate(lines):
+            width = draw.textlength(line, font=font)
+            draw.text((x + (strip.width - width) / 2, 16 - 7 * len(lines) + 14 * k), line, fill="black", font=font)
+        x += strip.width
+    return sheet
+
+
+def _wrap(text: str, font, width: int, draw) -> list[str]:
+    """``text`` in at most two lines of ``width`` px, broken after a + or * when it is too long."""
+    if draw.textlength(text, font=font) <= width:
+        return [text]
+    cuts = [i + 1 for i, c in enumerate(text) if c in "+*"]
+    for cut in reversed(cuts):
+        if draw.textlength(text[:cut], font=font) <= width:
+            return [text[:cut], text[cut:]]
+    return [text[:len(text) // 2], text[len(text) // 2:]]
 
 
 def _plot_curves(runs: dict[str, Path], path: Path) -> bool:

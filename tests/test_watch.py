@@ -76,3 +76,55 @@ def test_resumed_run_continues_its_events_and_inspect_converts_an_old_run(tmp_pa
     assert [e.step for e in acc.Images("samples")] == [2, 4]
     assert main(["inspect", str(old), "--tensorboard"]) == 2  # refuses to convert twice into the same folder
     assert "already holds TensorBoard events" in capsys.readouterr().err
+
+
+def report(tmp_path, variants=("l2", "l1", "l1+nonsaturating", "l1*10+hinge", "none+lsgan")):
+    """A compare report of five variants (figures computed on generated images; no training)."""
+    import torch
+
+    from pix2gan.compare import write_report
+    from pix2gan.data.bimodal import hue_metrics
+    from pix2gan.evaluate import Evaluation
+    from pix2gan.metrics import evaluate_images
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(8, 3, 32, 32, generator=g)
+    results = {}
+    for i, v in enumerate(variants):
+        fake = (real + 0.1 * i * torch.randn(8, 3, 32, 32, generator=g)).clamp(0, 1)
+        metrics = {**evaluate_images(fake, real), **hue_metrics(fake, real)}
+        results[v] = Evaluation(metrics=metrics, cond=real.mean(1, keepdim=True).expand(-1, 3, -1, -1), real=real,
+                                fake=fake)
+    return write_report(results, {}, tmp_path / "report", "pix2gan compare: builtin:bimodal-colors")
+
+
+def test_report_groups_the_metrics_and_is_self_contained(tmp_path):
+    page = report(tmp_path)
+    text = page.read_text()
+    assert [h for h in re.findall(r"<h3>(\w+):", text)] == ["Fidelity", "Blur", "Colour"]
+    tables = re.findall(r"<table>(.*?)</table>", text, re.S)
+    assert len(tables) == 3 and all(t.count("<tr>") == 6 for t in tables)  # header + 5 variants
+    assert max(t.split("</tr>")[0].count("<th>") for t in tables) <= 5  # at most 4 metrics per table: it fits
+    assert text.count("<b>") == sum(t.split("</tr>")[0].count("<th>") - 1 for t in tables)  # one best per metric
+    assert "hue_hit_rate" in text and "higher is better" in text and "closest to 1 is best" in text
+    assert not re.search(r"(src|href)=\"(https?:)?//", text)  # nothing fetched from elsewhere
+    for ref in re.findall(r"(?:src|href)=\"([^\"]+)\"", text):
+        assert (page.parent / ref).is_file(), ref
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium to render with (apt-get install chromium)")
+def test_report_fits_a_1280_px_window_in_a_real_browser(tmp_path):
+    page = report(tmp_path)
+    probe = page.with_name("probe.html")  # the page plus a script that writes its widths into the title
+    probe.write_text(page.read_text().replace(
+        "</body>", "<script>window.addEventListener('load', () => { document.title = 'widths ' + "
+                   "document.documentElement.scrollWidth + ' ' + document.documentElement.clientWidth; });"
+                   "</script></body>"))
+    out = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
+                          "--virtual-time-budget=3000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    scroll, client = map(int, re.search(r"<title>widths (\d+) (\d+)</title>", out.stdout).groups())
+    assert client <= 1280 and scroll <= client  # no horizontal scrolling
