@@ -225,7 +225,8 @@ def _add_colorize(sub) -> None:
                                    "frame.")
     _add_image_io(p, "colorize")
     p.add_argument("--size", type=int, default=None,
-                   help="short side at which colours are predicted (default: the training scale); the L channel "
+                   help="short side at which colours are predicted (default: the bundled model's own, chosen on "
+                        "held-out photos; the training scale for a --checkpoint); the L channel "
                         "stays at full resolution. Larger: finer, often more varied colour and slower (time grows "
                         "with size²); smaller: broader, calmer colour (DeOldify's render_factor)")
     p.add_argument("--strength", type=float, default=None,

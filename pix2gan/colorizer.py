@@ -51,12 +51,13 @@ class Colorizer:
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
                         ema: bool = True, strength: float | None = None) -> Colorizer:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
-        one). ``strength`` defaults to the file's ``strength`` entry when it has one, else 1."""
+        one). ``size`` and ``strength`` default to the file's own entries when it has them (the bundled model's,
+        chosen on held-out photos), else to the training scale and 1."""
         state = load_checkpoint(Path(path), task="colorize")
         G, cfg = generator_from_state(state, Path(path), ema)
         if strength is None:
             strength = float(state.get("strength", 1.0))
-        return cls(G, size or cfg.load_size, pick_device(device), strength)
+        return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength)
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
