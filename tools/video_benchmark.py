@@ -70,12 +70,14 @@ def changes(path: Path) -> tuple[list[float], list[np.ndarray]]:
     return out, frames
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would inherit this process's peak
 CHILD = """
-import resource, sys, time
+import sys, time
 from pix2gan.cli import main
 t = time.perf_counter()
 rc = main(sys.argv[1:])
-print("RESULT", rc, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+hwm = int(open("/proc/self/status").read().split("VmHWM:")[1].split()[0])
+print("RESULT", rc, time.perf_counter() - t, hwm / 1024)
 """
 
 
