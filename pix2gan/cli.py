@@ -125,7 +125,8 @@ def _add_train(sub) -> None:
     g.add_argument("--checkpoint-every", type=int, help=f"(default {d.checkpoint_every})")
     g.add_argument("--device", help="auto, cpu, cuda, cuda:N (default auto: CUDA when available)")
     g.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="CUDA mixed precision (autocast; fp16 adds a GradScaler); the CPU trains in fp32")
+                   help="mixed precision (autocast of the networks; losses, penalties and optimiser state stay "
+                        "fp32): bf16 on CUDA or on a CPU with AVX512-BF16/AMX, fp16 on CUDA (with a GradScaler)")
     p.set_defaults(func=cmd_train)
 
 
@@ -478,6 +479,8 @@ def _add_compare(sub) -> None:
     p.add_argument("--tensorboard", action="store_true",
                    help="TensorBoard events for every variant (OUT/runs/VARIANT/tb/, with sample grids 4 times per "
                         "run): tensorboard --logdir OUT/runs overlays them")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="as train --precision (default fp32)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
@@ -505,7 +508,8 @@ def cmd_compare(args) -> int:
                            batch_size=args.batch_size, depth=args.depth, ngf=args.ngf, ndf=args.ndf,
                            holdout=args.holdout, seed=args.seed, device=args.device,
                            sample_every=max(1, args.steps // 4) if args.tensorboard else 10**9,
-                           checkpoint_every=max(1, args.steps // 4), tensorboard=args.tensorboard)
+                           checkpoint_every=max(1, args.steps // 4), tensorboard=args.tensorboard,
+                           precision=args.precision)
         runs = train_variants(base, variants, args.out, progress=not args.quiet)
         data = None
     results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema)

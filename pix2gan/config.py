@@ -81,7 +81,7 @@ class TrainConfig:
     sample_every: int = 250
     checkpoint_every: int = 250
     device: str = "auto"            # auto (cuda when available), cpu, cuda, cuda:N
-    precision: str = "fp32"         # fp32, or on CUDA bf16 / fp16 autocast (fp16 with GradScaler)
+    precision: str = "fp32"         # fp32, or bf16 (CUDA, or a CPU with AVX512-BF16/AMX) / fp16 (CUDA) autocast
 
     @property
     def load_size(self) -> int:

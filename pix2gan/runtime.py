@@ -42,6 +42,15 @@ def keep_freed_memory() -> bool:
     return _tuned
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU multiplies bf16 in hardware (AVX512-BF16 or AMX tiles), where bf16 autocast is faster
+    than fp32; elsewhere PyTorch emulates bf16 and it is slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # an older torch without these probes
+        return False
+
+
 def cpu_budget(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     """CPUs this process may really use: the affinity mask, capped by a cgroup v2 CPU quota (``cpu_max``)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -63,7 +63,8 @@ class LossSettings:
                    device_type=device.type)
 
     def autocast(self):
-        """Mixed precision on CUDA (``--precision bf16|fp16``); fp32 (a no-op) otherwise."""
+        """Mixed precision (``--precision bf16`` on CUDA or a CPU with native bf16, ``fp16`` on CUDA) for the
+        networks' forward passes; fp32 (a no-op) otherwise."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=self.amp_dtype)
@@ -111,8 +112,10 @@ def d_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
     interpolation weights. Returns the figures to log (D's view and accuracy when ``measure``)."""
     # D phase: minimise the adversarial D loss (+ gradient penalty, + R1) on real and fake
     D, out = nets.D, {}
-    with hooks.phase("D forward"), s.autocast():
-        d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond, fake)
+    with hooks.phase("D forward"):
+        with s.autocast():  # mixed precision covers the networks; every loss below is computed in fp32
+            d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond, fake)
+        d_real, d_fake = d_real.float(), d_fake.float()
         loss_d = s.gan.d_loss(d_real, d_fake)
     # penalties differentiate through D twice: computed in fp32 whatever the precision
     with hooks.phase("penalties"):
@@ -151,23 +154,25 @@ def g_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
     # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
     terms, out = {}, {}
     D = nets.D if adversarial else None
-    with s.autocast():
-        if D is not None:
-            D.requires_grad_(False)
-            with hooks.phase("D forward"):
-                d_real = judge(D, s, cond, real).detach() if s.gan.g_uses_real else None
-                g_adv = s.g_adv_loss(judge(D, s, cond, fake), d_real)
-            terms["adv"] = s.adv_weight * g_adv
-            out["g_adv"] = g_adv.item()
-        if s.recon_loss is not None:
-            g_recon = s.recon_loss(fake, real)
-            terms["recon"] = s.recon_weight * g_recon
-            out["g_recon"] = g_recon.item()
-        if s.gdl_weight > 0:
-            g_gdl = gdl(fake, real)
-            terms["gdl"] = s.gdl_weight * g_gdl
-            out["g_gdl"] = g_gdl.item()
-        loss_g = sum(terms.values())
+    if D is not None:
+        D.requires_grad_(False)
+        with hooks.phase("D forward"):
+            with s.autocast():  # mixed precision covers the networks; every loss is computed in fp32
+                d_real = judge(D, s, cond, real).detach().float() if s.gan.g_uses_real else None
+                d_fake = judge(D, s, cond, fake)
+            g_adv = s.g_adv_loss(d_fake.float(), d_real)
+        terms["adv"] = s.adv_weight * g_adv
+        out["g_adv"] = g_adv.item()
+    output = fake.float()  # G's output: bf16/fp16 under mixed precision
+    if s.recon_loss is not None:
+        g_recon = s.recon_loss(output, real)
+        terms["recon"] = s.recon_weight * g_recon
+        out["g_recon"] = g_recon.item()
+    if s.gdl_weight > 0:
+        g_gdl = gdl(output, real)
+        terms["gdl"] = s.gdl_weight * g_gdl
+        out["g_gdl"] = g_gdl.item()
+    loss_g = sum(terms.values())
     out["g_loss"] = loss_g.item()
     hooks.check(out)
     if measure:  # the signal each term sends to G's output: is the learned loss still speaking?

@@ -29,7 +29,7 @@ from pix2gan.losses import NONE
 from pix2gan.metrics import goodness
 from pix2gan.nets import PatchDiscriminator, UNet, init_weights
 from pix2gan.rundir import RunDir
-from pix2gan.runtime import PhaseTimer, tune_cpu
+from pix2gan.runtime import PhaseTimer, cpu_has_native_bf16, tune_cpu
 from pix2gan.step import (Hooks, LossSettings, Nets, d_phase, ema_beta, ema_update, g_phase, lr_factor,
                           phase_of)
 from pix2gan.tasks import make_task
@@ -81,6 +81,20 @@ def generator_from_state(state: dict, path: Path, ema: bool = True) -> tuple[UNe
     return G.eval(), cfg
 
 
+def check_precision(precision: str, device: torch.device) -> None:
+    """Refuse a mixed precision the device cannot run fast: fp16 needs CUDA; bf16 needs CUDA or a CPU that
+    multiplies bf16 natively (AVX512-BF16 or AMX), where other CPUs would emulate it, slower than fp32."""
+    if precision == "fp32" or device.type == "cuda":
+        return
+    if precision == "bf16" and device.type == "cpu":
+        if cpu_has_native_bf16():
+            return
+        raise Pix2GanError("--precision bf16: this CPU has no native bf16 arithmetic (AVX512-BF16 or AMX), so bf16 "
+                           "would be emulated and slower than fp32; train in fp32 (the default)")
+    raise Pix2GanError(f"--precision {precision} needs a CUDA device (bf16 also runs on CPUs with AVX512-BF16 or "
+                       f"AMX); on {device.type} pix2gan trains in fp32")
+
+
 def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
     """Adam (its fused kernel, much faster than the per-tensor loop over pix2pix's 54M parameters on a small CPU)
     or RMSprop, from the resolved config."""
@@ -127,9 +141,7 @@ class Trainer:
         if self.device.type == "cpu":
             tune_cpu()
         self.timer = PhaseTimer(profile, self.device)  # profile=True: where each step's time goes (--profile)
-        if cfg.precision != "fp32" and self.device.type != "cuda":
-            raise Pix2GanError(f"--precision {cfg.precision} needs a CUDA device; on {self.device.type} pix2gan "
-                               f"trains in fp32")
+        check_precision(cfg.precision, self.device)
         self.task = make_task(cfg)
         self.loss = LossSettings.from_config(cfg, self.device)
 
