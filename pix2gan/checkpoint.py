@@ -98,18 +98,26 @@ def _load_torch(path: Path) -> dict:
 SAFETENSORS_FORMAT = "pix2gan-generator"
 
 
-def save_safetensors(path: Path, weights: dict, config: dict) -> None:
-    """Atomically write a generator's ``weights`` (tensors only, no pickle) with its JSON ``config`` in the
-    file's metadata."""
+#: Entries a checkpoint may carry beside its config that inference uses as its defaults (the bundled colorizer's
+#: ``--strength`` and ``--size``, chosen on held-out photos).
+INFERENCE_DEFAULTS = ("strength", "size")
+
+
+def save_safetensors(path: Path, weights: dict, config: dict, defaults: dict | None = None) -> None:
+    """Atomically write a generator's ``weights`` (tensors only, no pickle) with its JSON ``config`` (and its
+    inference ``defaults``, see :data:`INFERENCE_DEFAULTS`) in the file's metadata."""
     from safetensors.torch import save
 
-    data = save({k: v.contiguous() for k, v in weights.items()},
-                metadata={"format": SAFETENSORS_FORMAT, "version": str(VERSION), "config": json.dumps(config)})
+    meta = {"format": SAFETENSORS_FORMAT, "version": str(VERSION), "config": json.dumps(config)}
+    if defaults:
+        meta["inference_defaults"] = json.dumps(defaults)
+    data = save({k: v.contiguous() for k, v in weights.items()}, metadata=meta)
     atomic_write_bytes(path, data)
 
 
 def load_safetensors(path: Path) -> dict:
-    """``{"config": ..., "G": weights}`` from a file :func:`save_safetensors` wrote (read as data: nothing runs)."""
+    """``{"config": ..., "G": weights, **inference defaults}`` from a file :func:`save_safetensors` wrote (read as
+    data: nothing runs)."""
     try:
         from safetensors import safe_open
     except ImportError:
@@ -123,4 +131,4 @@ def load_safetensors(path: Path) -> dict:
         raise Pix2GanError(f"{path}: not a readable safetensors file ({str(e).splitlines()[0]})") from None
     if meta.get("format") != SAFETENSORS_FORMAT or "config" not in meta:
         raise Pix2GanError(f"{path}: not a pix2gan generator (its metadata has no pix2gan config)")
-    return {"config": json.loads(meta["config"]), "G": weights}
+    return {"config": json.loads(meta["config"]), "G": weights, **json.loads(meta.get("inference_defaults", "{}"))}

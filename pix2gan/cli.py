@@ -540,8 +540,9 @@ def _add_export(sub) -> None:
 
 
 def cmd_export(args) -> int:
+    from pix2gan.checkpoint import INFERENCE_DEFAULTS, load_checkpoint
     from pix2gan.export import FORMATS, export_onnx, export_safetensors
-    from pix2gan.train import load_generator
+    from pix2gan.train import generator_from_state
 
     fmt = args.format or args.output.suffix.lower().lstrip(".")
     if fmt not in FORMATS:
@@ -551,12 +552,15 @@ def cmd_export(args) -> int:
         raise Pix2GanError(f"{args.output}: already exists (--overwrite to replace it)")
     if args.output.resolve() == args.checkpoint.resolve():
         raise Pix2GanError(f"{args.output}: is the checkpoint itself; choose another output")
-    G, cfg = load_generator(args.checkpoint, ema=not args.no_ema)
+    state = load_checkpoint(args.checkpoint)
+    G, cfg = generator_from_state(state, args.checkpoint, ema=not args.no_ema)
+    defaults = {k: state[k] for k in INFERENCE_DEFAULTS if k in state}  # the bundled colorizer's strength, size
     if fmt == "safetensors":
-        export_safetensors(G, cfg, args.output)
+        export_safetensors(G, cfg, args.output, defaults)
     else:
         print(f"exporting {args.checkpoint} to ONNX (tracing the generator takes a minute) ...", file=sys.stderr)
-        export_onnx(G, cfg, args.output, args.tolerance, log=lambda line: print(line, file=sys.stderr))
+        export_onnx(G, cfg, args.output, args.tolerance, log=lambda line: print(line, file=sys.stderr),
+                    defaults=defaults)
     print(f"wrote {args.output} ({fmt}, {args.output.stat().st_size / 2**20:.1f} MiB)")
     return 0
 

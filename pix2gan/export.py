@@ -51,16 +51,17 @@ def contract(cfg: TrainConfig) -> dict[str, str]:
                               f"in [-1, 1]; pixels = (target + 1) * 127.5"}
 
 
-def export_safetensors(G: torch.nn.Module, cfg: TrainConfig, out: Path) -> None:
-    """The generator's weights (fp32) and its config, written atomically."""
+def export_safetensors(G: torch.nn.Module, cfg: TrainConfig, out: Path, defaults: dict | None = None) -> None:
+    """The generator's weights (fp32), its config and its inference ``defaults`` (``strength``, ``size``), written
+    atomically."""
     import dataclasses
 
     save_safetensors(out, {k: v.float() if v.is_floating_point() else v for k, v in G.state_dict().items()},
-                     dataclasses.asdict(cfg))
+                     dataclasses.asdict(cfg), defaults)
 
 
 def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: float = 1e-3,
-                log=print) -> float:
+                log=print, defaults: dict | None = None) -> float:
     """Export ``G`` (eval mode, CPU) with dynamic batch, height and width; check it in onnxruntime at
     :data:`PARITY_SIZES` and write ``out`` only when the largest difference is at most ``tolerance``.
 
@@ -86,6 +87,10 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
                           input_names=[terms["input"]], output_names=[terms["output"]])
         model = onnx.load(str(path))
     meta = {"pix2gan_task": cfg.task, "pix2gan_config": json.dumps(dataclasses.asdict(cfg)), **terms}
+    if defaults and "strength" in defaults:
+        meta["default_strength"] = f"{defaults['strength']:g}: multiply the output by this before use (0 = gray)"
+    if defaults and "size" in defaults:
+        meta["default_size"] = f"{defaults['size']}: predict at this short side, then upsample the output"
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)
     data = model.SerializeToString()
