@@ -78,6 +78,14 @@ def test_colorize_video_keeps_frames_size_rate_and_audio(tmp_path):
     assert (got.frames, got.width, got.height) == (5, 65, 47)
 
 
+def test_audio_the_output_container_cannot_hold_is_one_line(tmp_path, capsys):
+    make_video(tmp_path / "a.mp4", panning_frames(4), audio=True)
+    assert main(["colorize", str(tmp_path / "a.mp4"), str(tmp_path / "a.webm"), "--quiet"]) == 1
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("error:")]
+    assert lines == [lines[0]] and "a.mp4: its aac audio cannot go into a .webm file" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]  # nothing half-written
+
+
 def test_a_folder_with_videos_images_and_bad_files_goes_on(tmp_path, capsys):
     src = tmp_path / "in"
     (src / "reel").mkdir(parents=True)

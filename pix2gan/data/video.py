@@ -184,7 +184,14 @@ def transcode(src: Path, dst: Path, fn, crf: int = 18, progress: bool = True, de
         ain = inp.streams.audio[0] if inp.streams.audio else None
         with av.open(str(dst), "w") as out:
             vout = add_video_stream(out, dst, vin.width, vin.height, info.fps, crf)
-            aout = out.add_stream_from_template(ain) if ain is not None else None
+            aout = None
+            if ain is not None:
+                try:
+                    aout = out.add_stream_from_template(ain)
+                except (ValueError, av.FFmpegError) as e:
+                    raise Pix2GanError(f"{src}: its {ain.codec_context.name} audio cannot go into a {dst.suffix} "
+                                       f"file ({e}); write .mkv (takes any audio) or the input's own kind") \
+                        from None
             n = 0
             bar = tqdm(total=info.frames, desc=desc, unit="frame", disable=not progress, leave=False,
                        dynamic_ncols=True)
@@ -193,11 +200,7 @@ def transcode(src: Path, dst: Path, fn, crf: int = 18, progress: bool = True, de
                     if packet.stream is ain:
                         if packet.dts is not None:  # the demuxer's end-of-stream packet carries nothing
                             packet.stream = aout
-                            try:
-                                out.mux(packet)
-                            except av.FFmpegError as e:
-                                raise Pix2GanError(f"{dst}: cannot carry {src}'s {ain.codec_context.name} audio "
-                                                   f"({e}); write another container (.mkv takes any)") from None
+                            out.mux(packet)
                         continue
                     for frame in packet.decode():
                         rgb = fn(frame.to_ndarray(format="rgb24"))
