@@ -258,19 +258,18 @@ SIZES = (96, 128, 160, 192, 256, 320)
 def measure_and_choose(runs: dict[str, Path], heldout: list, previous: Path | None) -> Card:
     """Every figure of the card, and every choice (checkpoint, EMA, strength) made on the held-out photos."""
     gan = runs["l1+nonsaturating"]
-    candidates = {}
-    for label, path, ema in (("best.pt, EMA", gan / "best.pt", True), ("final, EMA", gan / "checkpoint.pt", True),
-                             ("final, raw G", gan / "checkpoint.pt", False)):
-        c = Colorizer.from_checkpoint(path, "cpu", ema=ema, strength=1.0)
-        candidates[label] = photo_metrics(c, heldout)
+    generators = {"best.pt, EMA": (gan / "best.pt", True), "final, EMA": (gan / "checkpoint.pt", True),
+                  "final, raw G": (gan / "checkpoint.pt", False)}
+    loaded, candidates = {}, {}
+    for label, (path, ema) in generators.items():
+        loaded[label] = Colorizer.from_checkpoint(path, "cpu", ema=ema, strength=1.0)
+        candidates[label] = photo_metrics(loaded[label], heldout)
         print(f"candidate {label}: {fmt(candidates[label])}", flush=True)
     # the generator with the least colour error (ΔE2000) at full strength; strength then trades colour for safety
     choice = min(candidates, key=lambda k: candidates[k]["delta_e"])
-    path, ema = {"best.pt, EMA": (gan / "best.pt", True), "final, EMA": (gan / "checkpoint.pt", True),
-                 "final, raw G": (gan / "checkpoint.pt", False)}[choice]
-    state = load_checkpoint(path)
-    weights = state["G_ema" if ema and "G_ema" in state else "G"]
-    new = Colorizer.from_checkpoint(path, "cpu", ema=ema, strength=1.0)
+    new = loaded[choice]
+    state = load_checkpoint(generators[choice][0])  # its config and step
+    weights = new.G.state_dict()
     # the scale colour is predicted at (--size), at strength 1: the least colour error again
     sizes = []
     for size in SIZES:
