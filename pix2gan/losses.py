@@ -203,3 +203,10 @@ def gdl(fake: Tensor, real: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 RECON_LOSSES: dict[str, LossFn] = {"l1": l1, "l2": l2}
+
+
+def kl_to_prior(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, exp(logvar)) ‖ N(0, I)) of each code, summed over its Z entries and averaged over the batch:
+    ``mean_b ½ Σ_j (mu² + exp(logvar) − 1 − logvar)``. ``mu``, ``logvar``: ``(B, Z)``. BicycleGAN's cVAE-GAN
+    term (it sums over the batch too; the mean keeps the weight independent of the batch size)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()

@@ -1,9 +1,11 @@
-"""Networks: the U-Net generator and the PatchGAN discriminator. They never see a loss."""
+"""Networks: the U-Net generator, the PatchGAN discriminator, and for latent models the encoder and the code
+discriminator. They never see a loss."""
 
+from pix2gan.nets.latent import CodeDiscriminator, Encoder, prior_codes
 from pix2gan.nets.patchgan import PatchDiscriminator, patch_receptive_field
 from pix2gan.nets.unet import UNet
 
-__all__ = ["UNet", "PatchDiscriminator", "patch_receptive_field", "init_weights"]
+__all__ = ["UNet", "PatchDiscriminator", "Encoder", "CodeDiscriminator", "prior_codes", "patch_receptive_field", "init_weights"]
 
 
 def init_weights(net, std: float = 0.02) -> None:
@@ -11,7 +13,7 @@ def init_weights(net, std: float = 0.02) -> None:
     from torch import nn
 
     for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
             nn.init.normal_(weight, 0.0, std)
             if m.bias is not None:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 NORMS = ("batch", "instance", "none")
+INJECT = ("input", "all")  # where a latent code enters the U-Net
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -32,11 +33,11 @@ class UNetBlock(nn.Module):
     """
 
     def __init__(self, outer: int, inner: int, sub: nn.Module | None, *, in_channels: int | None = None,
-                 outermost: bool = False, norm: str = "batch", dropout: float = 0.0):
+                 outermost: bool = False, norm: str = "batch", dropout: float = 0.0, latent: int = 0):
         super().__init__()
         in_channels = outer if in_channels is None else in_channels
         bias = norm != "batch"  # a bias right before batch norm is wasted
-        down = nn.Conv2d(in_channels, inner, 4, 2, 1, bias=bias)
+        down = nn.Conv2d(in_channels + latent, inner, 4, 2, 1, bias=bias)
         up_in = inner if sub is None else inner * 2
         if outermost:
             up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1)
@@ -52,9 +53,11 @@ class UNetBlock(nn.Module):
                 layers.append(nn.Dropout(dropout))
         self.outermost = outermost
         self.min_side = 2 if sub is None else 4
+        self.latent = latent  # code channels tiled onto this level's input (0: none)
+        self.down_index = 0 if outermost else 1  # where the down convolution sits in self.model
         self.model = nn.Sequential(*layers)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
         h, w = x.shape[-2:]
         ph = torch.sym_max(self.min_side, h + h % 2) - h
         pw = torch.sym_max(self.min_side, w + w % 2) - w
@@ -62,10 +65,26 @@ class UNetBlock(nn.Module):
         padded = torch.compiler.is_exporting() or ph or pw
         if padded:
             x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        y = self.model(x)  # (the first LeakyReLU works in place: the skip below carries its output, as pix2pix)
+        if z is None:
+            y = self.model(x)  # (the first LeakyReLU works in place: the skip below carries its output, as pix2pix)
+        else:
+            y = self._forward_with_code(x, z)
         if not self.outermost:
             y = torch.cat([x, y], 1)
         return y[..., :h, :w] if padded else y
+
+    def _forward_with_code(self, x: Tensor, z: Tensor) -> Tensor:
+        """The layers of ``self.model`` in order, the code ``z`` ``(B, Z)`` tiled over H×W and concatenated to the
+        down convolution's input where this level takes it, and handed to the inner block."""
+        y = x
+        for layer in self.model:
+            if isinstance(layer, UNetBlock):
+                y = layer(y, z)
+                continue
+            if self.latent and layer is self.model[self.down_index]:
+                y = torch.cat([y, z[:, :, None, None].to(y.dtype).expand(-1, -1, *y.shape[-2:])], 1)
+            y = layer(y)
+        return y
 
 
 class UNet(nn.Module):
@@ -79,6 +98,9 @@ class UNet(nn.Module):
         norm: ``batch``, ``instance`` or ``none``.
         dropout: dropout probability on the up path of the (at most three) levels just outside the innermost one
             whose width is ``8 * ngf`` in and out, as pix2pix (``unet_256``: three levels, ``unet_128``: two).
+        latent_dim: length Z of a latent code ``z`` (0: none, pix2pix's G). The code is tiled over H×W and
+            concatenated to the input of the outermost level (``inject="input"``) or of every level (``"all"``),
+            as BicycleGAN's ``G_Unet_add_to_input`` / ``G_Unet_add_all``.
 
     Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
     Odd sides are padded by one pixel at the level where they occur (see :class:`UNetBlock`), not the whole image
@@ -86,18 +108,30 @@ class UNet(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
-                 norm: str = "batch", dropout: float = 0.5):
+                 norm: str = "batch", dropout: float = 0.5, latent_dim: int = 0, inject: str = "input"):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
+        if inject not in INJECT:
+            raise ValueError(f"inject must be one of {', '.join(INJECT)}, got {inject!r}")
         norm_layer(norm, 1)  # validate the name early
-        self.depth = depth
+        self.depth, self.latent_dim = depth, latent_dim
+        inner_z = latent_dim if inject == "all" else 0
         width = [ngf * min(2 ** i, 8) for i in range(depth)]
-        block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm)
+        block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm, latent=inner_z)
         for i in range(depth - 2, 0, -1):  # level i maps width[i-1] channels to width[i] and back
             with_dropout = dropout if depth - 1 - i <= 3 and width[i - 1] == width[i] else 0.0
-            block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout)
-        self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm)
+            block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout, latent=inner_z)
+        self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm,
+                               latent=latent_dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)
+    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
+        """``x`` ``(B, in_channels, H, W)``, ``z`` ``(B, latent_dim)`` (a model with a latent code; None: the prior's
+        mean, zeros) → ``(B, out_channels, H, W)``."""
+        if self.latent_dim == 0:
+            return self.model(x)
+        if z is None:
+            z = x.new_zeros(x.shape[0], self.latent_dim)
+        if z.shape != (x.shape[0], self.latent_dim):
+            raise ValueError(f"z must be ({x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.model(x, z)
