@@ -69,6 +69,14 @@ def plan(input_path: Path, output_path: Path, suffix: str = ".png",
     return [(p, output_path / n) for p, n in zip(sources, names)]
 
 
+def with_samples(pairs: list[tuple[Path, Path]], n: int) -> list[tuple[Path, Path, int]]:
+    """Each pair ``n`` times as ``(source, output, sample)``, outputs named ``NAME_s0.png`` ... ``NAME_s{n-1}.png``
+    (one sample: the pair as it is, sample 0)."""
+    if n == 1:
+        return [(src, dst, 0) for src, dst in pairs]
+    return [(src, dst.with_name(f"{dst.stem}_s{i}{dst.suffix}"), i) for src, dst in pairs for i in range(n)]
+
+
 def save_image_atomic(img: Image.Image, path: Path) -> None:
     """``img.save`` through :func:`replacing`."""
     with replacing(path) as tmp:
@@ -81,19 +89,21 @@ def save_figure_atomic(fig, path: Path) -> None:
         fig.savefig(tmp, dpi=100)
 
 
-def process(pairs: list[tuple[Path, Path]], write: Callable[[Path, Path], None], *, overwrite: bool = False,
+def process(pairs: list[tuple], write: Callable[..., None], *, overwrite: bool = False,
             progress: bool = True, desc: str = "images") -> Summary:
-    """``write(source, tmp)`` for every pair, ``tmp`` a temporary name beside the output (same suffix) that becomes
-    the output only when ``write`` succeeded; a failing file is reported in one line (``error: <path>: <reason>``)
-    and the rest continue."""
+    """``write(source, tmp, *rest)`` for every ``(source, output, *rest)`` (rest: e.g. the sample of
+    :func:`with_samples`), ``tmp`` a temporary name beside the output (same suffix) that becomes the output only when
+    ``write`` succeeded; a failing file is reported in one line (``error: <path>: <reason>``) and the rest
+    continue."""
     summary = Summary()
-    for src, dst in tqdm(pairs, desc=desc, unit="file", disable=not progress, file=sys.stderr, dynamic_ncols=True):
+    for src, dst, *rest in tqdm(pairs, desc=desc, unit="file", disable=not progress, file=sys.stderr,
+                                dynamic_ncols=True):
         if dst.exists() and not overwrite:
             summary.skipped += 1
             continue
         try:
             with replacing(dst) as tmp:
-                write(src, tmp)
+                write(src, tmp, *rest)
         except Pix2GanError as e:
             tqdm.write(f"error: {e}", file=sys.stderr)
             summary.failed.append(str(src))

@@ -12,6 +12,20 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.rundir import RunDir
 
 
+def _positive(flag: str):
+    """An argparse type: an integer ≥ 1, or argparse's one-line error naming ``flag`` and the value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        return value
+    parse.__name__ = flag
+    return parse
+
+
 def _add_train(sub) -> None:
     from pix2gan.config import TrainConfig
     from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
@@ -75,6 +89,19 @@ def _add_train(sub) -> None:
     g.add_argument("--d-norm", choices=NORMS, help="(default: the loss's preset)")
     g.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                    help="spectral norm on D's convs (default: the loss's preset)")
+    g = p.add_argument_group("latent code: several answers per input (Alpha-GAN / BicycleGAN)")
+    g.add_argument("--latent-dim", type=int, help="length Z of a latent code: G(cond, z) with z ~ N(0, I), an "
+                                                  "encoder E and a code loss; colorize/predict --samples N then draw "
+                                                  "N answers (default 0: one answer per input)")
+    g.add_argument("--latent-inject", choices=["input", "all"], help="where z enters the U-Net: the input level "
+                                                                     "or every level (default input)")
+    g.add_argument("--code-loss", choices=["adversarial", "kl"], help="keep E's codes like the prior: a code "
+                                                                      "discriminator under --gan-loss (Alpha-GAN) or "
+                                                                      "a KL term (BicycleGAN's cVAE-GAN) (default "
+                                                                      "adversarial)")
+    g.add_argument("--code-weight", type=float, help="weight of the code loss (default 1 adversarial, 0.01 kl)")
+    g.add_argument("--latent-regression", type=float, help=f"weight of |E(G(cond, z)) − z|₁ so G cannot ignore z "
+                                                           f"(default {d.latent_regression:g}; 0: off)")
     g = p.add_argument_group("losses")
     g.add_argument("--gan-loss", choices=[*GAN_LOSSES, NONE], help=f"adversarial loss, none for an explicit-loss "
                                                                      f"baseline (default {d.gan_loss})")
@@ -185,27 +212,42 @@ def _add_image_io(p, what: str) -> None:
                                                           "an EMA one (default: the EMA weights)")
     p.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"refuse larger images (decompression-bomb guard; default {MAX_PIXELS})")
+    p.add_argument("--samples", type=_positive("--samples"), default=1, metavar="N",
+                   help="a model trained with --latent-dim: N answers per input, NAME_s0.png ... NAME_s{N-1}.png"
+                        + (" (videos: NAME_s0.mp4 ..., one colouring for the whole video)" if what == "colorize"
+                           else "") + "; default 1")
+    p.add_argument("--seed", type=int, default=0,
+                   help="which answers of a latent model: sample i is answer seed+i, the same choice for every "
+                        "input (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _process_images(args, load_model, verb: str, video=None) -> int:
-    """Check INPUT/OUTPUT, then run ``load_model()(PIL image) -> PIL image`` over them (and, given ``video``,
-    ``video(model, source, tmp)`` over the video files); one line per failure; exit 1 if any failed."""
-    from pix2gan.batch import plan, process
+def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -> int:
+    """Check INPUT/OUTPUT, then run ``load_model()(PIL image, seed=S) -> PIL image`` over them (and, given
+    ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
+    ``samples`` outputs per input (``NAME_s0.png``, ..., seeds ``--seed`` + i); one line per failure; exit 1 if
+    any failed."""
+    from pix2gan.batch import plan, process, with_samples
     from pix2gan.data.images import read_image
     from pix2gan.data.video import VIDEO_SUFFIXES, is_video
 
     pairs = plan(args.input, args.output, videos=VIDEO_SUFFIXES if video else frozenset())
     model = load_model()
+    if samples > 1 and not getattr(model, "latent_dim", 0):
+        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
+              f"answer per input; writing that one", file=sys.stderr)
+        samples = 1
+    seed = getattr(args, "seed", 0)
 
-    def write(src: Path, tmp: Path) -> None:
+    def write(src: Path, tmp: Path, sample: int) -> None:
         if video and is_video(src):
-            video(model, src, tmp)
+            video(model, src, tmp, seed + sample)
         else:
-            model(read_image(src, args.max_pixels)).save(tmp)
+            model(read_image(src, args.max_pixels), seed=seed + sample).save(tmp)
 
-    summary = process(pairs, write, overwrite=args.overwrite, progress=not args.quiet, desc=verb)
+    summary = process(with_samples(pairs, samples), write, overwrite=args.overwrite, progress=not args.quiet,
+                      desc=verb)
     print(summary.line(verb))
     return 1 if summary.failed else 0
 
@@ -263,10 +305,10 @@ def cmd_colorize(args) -> int:
                   file=sys.stderr)
         return Colorizer.default(args.device, args.size, args.strength)
 
-    def video(model, src, tmp):
-        model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet)
+    def video(model, src, tmp, seed):
+        model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet, seed=seed)
 
-    return _process_images(args, load, "colorized", video)
+    return _process_images(args, load, "colorized", video, args.samples)
 
 
 def _add_translate(sub) -> None:
@@ -285,7 +327,7 @@ def cmd_translate(args) -> int:
     _check_size(args.size)
     return _process_images(args, lambda: Translator.from_checkpoint(args.checkpoint, args.device, args.size,
                                                                     ema=not args.no_ema),
-                           "translated")
+                           "translated", samples=args.samples)
 
 
 def _add_predict(sub) -> None:
@@ -306,6 +348,10 @@ def _add_predict(sub) -> None:
                    help="take every N-th frame of INPUT (default: the model's training --frame-step)")
     p.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], default=None,
                    help="layout of a 4-D .npy (default: the one the model was trained with)")
+    p.add_argument("--samples", type=_positive("--samples"), default=1, metavar="N",
+                   help="a model trained with --latent-dim: N futures, each in OUTPUT/sample_i/ (default 1: the "
+                        "frames in OUTPUT itself)")
+    p.add_argument("--seed", type=int, default=0, help="which futures: sample i is future seed+i (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing prediction in OUTPUT")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.add_argument("--device", default="auto")
@@ -325,9 +371,16 @@ def cmd_predict(args) -> int:
 
     if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:
         raise Pix2GanError(f"{args.output}: the output folder must not be the input or inside it")
-    if (args.output / "rollout.gif").exists() and not args.overwrite:
-        raise Pix2GanError(f"{args.output}: already holds a prediction (--overwrite to replace it)")
     predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
+    samples = args.samples
+    if samples > 1 and not predictor.latent_dim:
+        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
+              f"future per input; writing that one", file=sys.stderr)
+        samples = 1
+    folders = [args.output] if samples == 1 else [args.output / f"sample_{i}" for i in range(samples)]
+    for folder in folders:
+        if (folder / "rollout.gif").exists() and not args.overwrite:
+            raise Pix2GanError(f"{folder}: already holds a prediction (--overwrite to replace it)")
     if args.layout:
         predictor.task.layout = args.layout
     if args.frame_step is not None:
@@ -335,17 +388,19 @@ def cmd_predict(args) -> int:
             raise Pix2GanError(f"--frame-step must be at least 1, got {args.frame_step}")
         predictor.task.frame_step = args.frame_step
     frames = predictor.read(args.input, args.index, args.start)
-    pred = predictor.predict(frames, args.steps)
-    for i, frame in enumerate(pred, 1):
-        save_image_atomic(Image.fromarray(frame), args.output / f"pred_{i:03d}.png")
-    movie = [np.asarray(Image.fromarray(f).convert("RGB")) for f in np.concatenate([frames, pred])]
     fps = probe(args.input).fps / predictor.task.frame_step if is_video(args.input) else Fraction(25, 3)
-    with replacing(args.output / "rollout.gif") as tmp:
-        Image.fromarray(movie[0]).save(tmp, save_all=True, append_images=[Image.fromarray(m) for m in movie[1:]],
-                                       duration=round(1000 / fps), loop=0)
-    with replacing(args.output / "rollout.mp4") as tmp:
-        write_frames(tmp, movie, fps)
-    print(f"{args.output}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]}, rollout.gif and "
+    for i, folder in enumerate(folders):
+        pred = predictor.predict(frames, args.steps, seed=args.seed + i)
+        for t, frame in enumerate(pred, 1):
+            save_image_atomic(Image.fromarray(frame), folder / f"pred_{t:03d}.png")
+        movie = [np.asarray(Image.fromarray(f).convert("RGB")) for f in np.concatenate([frames, pred])]
+        with replacing(folder / "rollout.gif") as tmp:
+            Image.fromarray(movie[0]).save(tmp, save_all=True, append_images=[Image.fromarray(m) for m in movie[1:]],
+                                           duration=round(1000 / fps), loop=0)
+        with replacing(folder / "rollout.mp4") as tmp:
+            write_frames(tmp, movie, fps)
+    where = args.output if samples == 1 else f"{args.output}/sample_0 ... sample_{samples - 1}"
+    print(f"{where}: {len(pred)} predicted frame(s) of {pred.shape[2]}×{pred.shape[1]}, rollout.gif and "
           f"rollout.mp4 ({float(fps):.3g} fps)")
     return 0
 
@@ -422,6 +477,9 @@ def _add_evaluate(sub) -> None:
                         "held-out split (trained with --holdout)")
     p.add_argument("--count", type=int, default=64, help="number of crops (default 64)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    p.add_argument("--samples", type=_positive("--samples"), default=8, metavar="N",
+                   help="a model with a latent code: N answers per crop, the figures averaged over them, with "
+                        "best_psnr, sample_spread and (builtin:bimodal-colors) coverage (default 8)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
@@ -441,7 +499,8 @@ def cmd_evaluate(args) -> int:
         raise Pix2GanError(f"{args.checkpoint}: the run held no images out (--holdout 0); give --data with "
                            f"held-out images")
     run = {"run": args.checkpoint}
-    result = evaluate_runs(run, args.data, args.count, pick_device(args.device), ema=not args.no_ema)["run"]
+    result = evaluate_runs(run, args.data, args.count, pick_device(args.device), ema=not args.no_ema,
+                           samples=args.samples)["run"]
     width = max(map(len, result.metrics))
     for name, value in result.metrics.items():
         print(f"{name:<{width}}  {value:.5g}")
@@ -457,8 +516,10 @@ def _add_compare(sub) -> None:
                        description="Train each variant with the same seed, data split, architecture and step "
                                    "count (or evaluate existing runs with --runs), evaluate all on the same "
                                    "held-out crops, and write OUT/index.html, metrics.csv, metrics.json, grid.png "
-                                   "and curves.png. Variant syntax: RECON[*WEIGHT][+GANLOSS], e.g. l2, l1, "
-                                   "l1+nonsaturating, l1*10+hinge, none+lsgan.")
+                                   "and curves.png. Variant syntax: RECON[*WEIGHT][+GANLOSS][+zZ[kl]], e.g. l2, "
+                                   "l1, l1+nonsaturating, l1*10+hinge, none+lsgan; l1+nonsaturating+z8 adds a "
+                                   "latent code of 8 with a code discriminator (+z8kl: with a KL code loss), "
+                                   "whose answers are sampled --samples times per crop.")
     p.add_argument("--task", choices=list(TASKS), default="colorize")
     p.add_argument("--data", default=None, help="a folder or builtin:NAME (default builtin:bimodal-colors; with "
                                                 "--runs, default the runs' own data and held-out split)")
@@ -481,6 +542,9 @@ def _add_compare(sub) -> None:
                         "run): tensorboard --logdir OUT/runs overlays them")
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
                    help="as train --precision (default fp32)")
+    p.add_argument("--samples", type=_positive("--samples"), default=8,
+                   help="answers per held-out crop when a variant has a latent code (+zZ): metrics averaged over "
+                        "them, with best_psnr, sample_spread and, on builtin:bimodal-colors, coverage (default 8)")
     p.add_argument("--device", default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
@@ -512,10 +576,12 @@ def cmd_compare(args) -> int:
                            precision=args.precision)
         runs = train_variants(base, variants, args.out, progress=not args.quiet)
         data = None
-    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema)
+    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema,
+                            samples=args.samples)
     page = write_report(results, runs, args.out, f"pix2gan compare: {args.data or 'builtin:bimodal-colors'}")
     print(markdown_table(results, ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio",
-                                   "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio"]))
+                                   "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio", "hue_hit_min", "coverage",
+                                   "best_psnr", "sample_spread"]))
     print(f"wrote {page}")
     return 0
 

@@ -13,6 +13,7 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
+from pix2gan.nets.latent import prior_codes
 from pix2gan.runtime import on_device
 from pix2gan.tasks.colorize import ColorizeTask
 from pix2gan.train import generator_from_state, pick_device
@@ -29,6 +30,10 @@ class Colorizer:
     ab is predicted at the model resolution (short side ``size``, default the training scale ``load_size``) and
     recombined with the input's full-resolution L, so edges stay as sharp as the input. ``strength`` scales the
     predicted chroma: 0 gives the gray input back, 1 the colours as predicted, above 1 more saturated ones.
+
+    A model trained with ``--latent-dim`` has several colourings for each input: ``colorizer(img, seed=s)`` (or a
+    code ``z`` ``(Z,)``) picks one, :meth:`samples` gives several; seed ``s`` is the same colouring choice for every
+    image. A one-answer model ignores both.
     """
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu",
@@ -59,10 +64,21 @@ class Colorizer:
             strength = float(state.get("strength", 1.0))
         return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength)
 
+    @property
+    def latent_dim(self) -> int:
+        """Length of the model's latent code (0: one colouring per input)."""
+        return getattr(self.G, "latent_dim", 0)
+
+    def code(self, seed: int = 0) -> torch.Tensor | None:
+        """The latent code ``(Z,)`` of colouring ``seed`` (a draw from the prior), None for a one-answer model."""
+        return prior_codes(1, self.latent_dim, seed)[0] if self.latent_dim else None
+
     @torch.inference_mode()
-    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None) -> np.ndarray:
+    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
+                     z: torch.Tensor | None = None) -> np.ndarray:
         """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
-        ``smoother``: the video's running colour (see :class:`TemporalSmoother`)."""
+        ``smoother``: the video's running colour (see :class:`TemporalSmoother`); ``z`` ``(Z,)``: a latent model's
+        code (default: :meth:`code` 0)."""
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(x)
         h, w = light.shape[-2:]
@@ -71,26 +87,42 @@ class Colorizer:
         scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
         small = (max(1, round(h * scale)), max(1, round(w * scale)))
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
-        ab = self.G(cond) * self.strength
+        if self.latent_dim:
+            z = self.code(0) if z is None else torch.as_tensor(z, dtype=torch.float32)
+            ab = self.G(cond, z.view(1, -1).to(self.device)) * self.strength
+        else:
+            ab = self.G(cond) * self.strength
         if smoother is not None:
             ab = smoother(cond, ab)
         ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
         return self.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy()
 
-    def __call__(self, img: Image.Image) -> Image.Image:
-        out = Image.fromarray(self.colorize_rgb(to_rgb_float(img)), "RGB")
+    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
+        """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``."""
+        out = Image.fromarray(self.colorize_rgb(to_rgb_float(img), z=self._pick(z, seed)), "RGB")
         alpha = alpha_channel(img)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
+    def samples(self, img: Image.Image, n: int, seed: int = 0) -> list[Image.Image]:
+        """Colourings ``seed``, ``seed + 1``, ... ``seed + n − 1`` of ``img`` (a one-answer model: ``n`` times the
+        same)."""
+        return [self(img, seed=seed + i) for i in range(n)]
+
+    def _pick(self, z, seed: int) -> torch.Tensor | None:
+        return (self.code(seed) if z is None else torch.as_tensor(z)) if self.latent_dim else None
+
     def colorize_video(self, src: Path, dst: Path, smoothing: float = SMOOTHING, crf: int = 18,
-                       progress: bool = True) -> int:
+                       progress: bool = True, z: torch.Tensor | None = None, seed: int = 0) -> int:
         """Colorize every frame of the video ``src`` into ``dst`` (same frame count, size and rate; audio copied;
         frames streamed one at a time). ``smoothing``: :class:`TemporalSmoother`'s amount (0: each frame on its
-        own). Not atomic: give a temporary name. Returns the frame count."""
+        own); a latent model colours every frame with the same code (``z``, or colouring ``seed``). Not atomic:
+        give a temporary name. Returns the frame count."""
         smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
-        return transcode(Path(src), Path(dst), lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother),
+        code = self._pick(z, seed)
+        return transcode(Path(src), Path(dst),
+                         lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code),
                          crf=crf, progress=progress, desc=Path(src).name)
 
 

@@ -31,17 +31,22 @@ from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
 from pix2gan.train import Trainer, load_generator
 
-_VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>[a-z0-9-]+))?$")
+_VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>(?!z[0-9])[a-z][a-z0-9-]*?))?"
+                      r"(\+z(?P<latent>[0-9]+)(?P<kl>kl)?)?$")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """``RECON[*WEIGHT][+GANLOSS]``: e.g. ``l2``, ``l1+nonsaturating``, ``l1*10+hinge``, ``none+lsgan``."""
+    """``RECON[*WEIGHT][+GANLOSS][+zZ[kl]]``: e.g. ``l2``, ``l1+nonsaturating``, ``l1*10+hinge``, ``none+lsgan``;
+    ``l1+nonsaturating+z8``: a latent code of 8 (Alpha-GAN's code discriminator), ``+z8kl``: with the KL code
+    loss."""
 
     label: str
     recon: str
     recon_weight: float
     gan_loss: str
+    latent_dim: int = 0
+    code_loss: str = "adversarial"
 
     @property
     def folder(self) -> str:
@@ -59,11 +64,15 @@ def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
         raise Pix2GanError(f"variant {text!r}: GAN loss {gan!r} is not one of {', '.join(GAN_LOSSES)}")
     if recon == NONE and gan == NONE:
         raise Pix2GanError(f"variant {text!r}: nothing to train")
+    latent = int(m["latent"]) if m["latent"] else 0
+    if m["latent"] and (latent < 1 or gan == NONE or recon == NONE):
+        raise Pix2GanError(f"variant {text!r}: a latent code needs Z ≥ 1, an explicit term and a GAN loss, e.g. "
+                           f"l1+nonsaturating+z8")
     try:
         weight = float(m["weight"]) if m["weight"] else default_weight
     except ValueError:
         raise Pix2GanError(f"variant {text!r}: weight {m['weight']!r} is not a number") from None
-    return Variant(text.strip(), recon, weight, gan)
+    return Variant(text.strip(), recon, weight, gan, latent, "kl" if m["kl"] else "adversarial")
 
 
 def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progress: bool = True) -> dict[str, Path]:
@@ -73,7 +82,8 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
     """
     runs = {}
     for v in variants:
-        cfg = dataclasses.replace(base, recon=v.recon, recon_weight=v.recon_weight, gan_loss=v.gan_loss)
+        cfg = dataclasses.replace(base, recon=v.recon, recon_weight=v.recon_weight, gan_loss=v.gan_loss,
+                                  latent_dim=v.latent_dim, code_loss=v.code_loss)
         run_dir = out / "runs" / v.folder
         if progress:
             print(f"[{v.label}] training {cfg.steps} steps → {run_dir}", file=sys.stderr)
@@ -93,14 +103,20 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
 
 
 def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu",
-                  ema: bool = True) -> dict[str, Evaluation]:
+                  ema: bool = True, samples: int = 8) -> dict[str, Evaluation]:
     """Evaluate every run (a run folder or a checkpoint file of any name) on the same crops: the held-out split of
     ``data`` (default: the first run's data) with the first run's holdout fraction, or all of ``data`` when the runs
-    held nothing out. ``ema``: each run's EMA generator when it has one (the raw G otherwise)."""
+    held nothing out. ``ema``: each run's EMA generator when it has one (the raw G otherwise). When any run has a
+    latent code, every run answers each crop ``samples`` times (a one-answer run the same each time), so the
+    diversity figures sit side by side; otherwise once."""
+    models = {label: load_generator(RunDir(run).checkpoint if Path(run).is_dir() else run, ema=ema)
+              for label, run in runs.items()}
+    if not any(G.latent_dim for G, _ in models.values()):
+        samples = 1
     first = None
     results = {}
     for label, run in runs.items():  # a run folder, or any checkpoint file (.pt or .safetensors)
-        G, cfg = load_generator(RunDir(run).checkpoint if Path(run).is_dir() else run, ema=ema)
+        G, cfg = models[label]
         if first is None:
             first = cfg
             task = make_task(cfg)
@@ -110,9 +126,11 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             eval_set = source.subset(held) if held else source
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
             extra = builtin.extra_metrics if builtin else None
+            sample_extra = builtin.sample_metrics if builtin else None
         elif cfg.task != first.task:
             raise Pix2GanError(f"{run}: a {cfg.task} run cannot be compared with {first.task} runs")
-        results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra)
+        results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra,
+                                  samples=samples, sample_extra=sample_extra)
     return results
 
 

@@ -40,6 +40,12 @@ class TrainConfig:
     ngf: int = 64
     g_norm: str = "batch"
     dropout: float = 0.5
+    # latent code (Alpha-GAN / BicycleGAN): several answers per input
+    latent_dim: int = 0             # length Z of the code z ~ N(0, I) G takes next to the condition (0: one answer)
+    latent_inject: str = "input"    # where z enters the U-Net: input (outermost level) or all (every level)
+    code_loss: str = "adversarial"  # how E's codes are kept like the prior: adversarial (code discriminator C) or kl
+    code_weight: float | None = None  # weight of that term (default: 1 for adversarial, 0.01 for kl as BicycleGAN)
+    latent_regression: float = 0.5  # weight of |E(cond, G(cond, z)) − z|₁, so G cannot ignore z (0: off)
     # discriminator: PatchGAN
     disc: str = "conditional"       # conditional: D(cond, image) as pix2pix; unconditional: D(image) as Alpha-GAN
     d_layers: int = 3               # 70×70 patches
@@ -174,6 +180,18 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
                                "judges (use translation,cutout)")
     if (cfg.pretrain_g_steps or cfg.pretrain_d_steps) and cfg.gan_loss == NONE:
         raise Pix2GanError("--pretrain-g-steps/--pretrain-d-steps need a discriminator (--gan-loss is none)")
+    if cfg.latent_dim < 0:
+        raise Pix2GanError(f"--latent-dim must be 0 or more, got {cfg.latent_dim}")
+    _choice("latent_inject", cfg.latent_inject, ["input", "all"])
+    _choice("code_loss", cfg.code_loss, ["adversarial", "kl"])
+    if cfg.latent_dim and cfg.gan_loss == NONE:
+        raise Pix2GanError("--latent-dim needs a discriminator: the samples G(cond, z) are judged by D alone "
+                           "(--gan-loss is none)")
+    if cfg.latent_dim and cfg.recon == NONE:
+        raise Pix2GanError("--latent-dim needs --recon l1 or l2: the encoder learns its codes from the reconstruction")
+    for name in ("code_weight", "latent_regression"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 0:
+            raise Pix2GanError(f"--{name.replace('_', '-')} must be 0 or more, got {getattr(cfg, name)}")
     if cfg.pretrain_g_steps and cfg.recon == NONE and cfg.gdl_weight == 0:
         raise Pix2GanError("--pretrain-g-steps trains G on the explicit terms alone, and --recon is none")
     if cfg.val_every and cfg.holdout <= 0 and not cfg.val_data:
@@ -201,6 +219,8 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
             setattr(out, key, value)
     if out.d_lr is None:
         out.d_lr = out.lr
+    if out.code_weight is None:
+        out.code_weight = 0.01 if cfg.code_loss == "kl" else 1.0
     _choice("d_norm", out.d_norm, NORMS)
     _choice("optimizer", out.optimizer, ["adam", "rmsprop"])
     if out.n_critic < 1:

@@ -130,6 +130,18 @@ def flicker_ratio(output_changes: list[float], truth_changes: list[float]) -> fl
     return float(np.mean(output_changes) / np.mean(truth_changes))
 
 
+def sample_spread(samples: Tensor, ab: bool = False) -> float:
+    """How far apart several answers to the same inputs are: the mean over pairs of samples of the mean per-pixel
+    distance. ``samples`` ``(S ≥ 2, B, 3, H, W)`` sRGB in [0, 1]; ``ab``: Euclidean distance in the CIE Lab ab
+    plane (colour only; Lab units), else mean absolute difference of the [0, 1] pixels. 0: every sample alike."""
+    s = samples.float()
+    if ab:
+        s = kornia.color.rgb_to_lab(s.flatten(0, 1))[:, 1:].unflatten(0, s.shape[:2])
+    pairs = [(i, j) for i in range(s.shape[0]) for j in range(i + 1, s.shape[0])]
+    dist = [((s[i] - s[j]).pow(2).sum(1).sqrt() if ab else (s[i] - s[j]).abs().mean(1)).mean() for i, j in pairs]
+    return torch.stack(dist).mean().item()
+
+
 #: No-reference figures, reported for predictions and as prediction / ground-truth ratios.
 NO_REFERENCE = {
     "laplacian_var": laplacian_variance,
@@ -144,12 +156,14 @@ NO_REFERENCE = {
 DIRECTION = {"psnr": "max", "ssim": "max", "l1": "min", "sharpness_diff": "max", "laplacian_var": "max",
              "grad_mag": "max", "hf_fraction": "max", "blur_effect": "min", "colourfulness": "max", "chroma": "max",
              **{f"{name}_ratio": "one" for name in NO_REFERENCE}}
+#: The figures of several samples per input (``evaluate --samples``); ranked like the others, not validated on.
+SAMPLE_DIRECTION = {"best_psnr": "max", "sample_spread": "max", "coverage": "max", "hue_hit_min": "max"}
 
 
 def goodness(name: str, value: float) -> float:
     """``value`` of metric ``name`` on a scale where higher is better, by :data:`DIRECTION` (``one``: closeness to
     1). NaN stays NaN, so it never compares as better."""
-    how = DIRECTION.get(name, "max")
+    how = DIRECTION.get(name, SAMPLE_DIRECTION.get(name, "max"))
     return value if how == "max" else -value if how == "min" else -abs(value - 1)
 
 

@@ -10,6 +10,7 @@ from PIL import Image
 
 from pix2gan.data.sequences import open_sequences
 from pix2gan.errors import Pix2GanError
+from pix2gan.nets.latent import prior_codes
 from pix2gan.tasks.nextframe import NextFrameTask
 from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
@@ -19,7 +20,9 @@ class FramePredictor:
     """``FramePredictor.from_checkpoint("run/checkpoint.pt").predict(frames, steps=K)`` → the next K frames.
 
     Frames are ``(T, H, W)`` gray or ``(T, H, W, 3)`` RGB uint8 (or a list of PIL images), any H×W, T ≥ context.
-    The rollout is autoregressive: each predicted frame joins the context for the next one.
+    The rollout is autoregressive: each predicted frame joins the context for the next one. A model trained with
+    ``--latent-dim`` has several futures: each step draws its own code, so ``predict(frames, K, seed=s)`` is
+    future ``s`` (or give the codes ``z`` ``(K, Z)``); a one-answer model ignores both.
     """
 
     def __init__(self, generator: torch.nn.Module, task: NextFrameTask, device: torch.device | str = "cpu"):
@@ -54,17 +57,27 @@ class FramePredictor:
             raise Pix2GanError(f"{arr.shape[0]} frame(s) given; this model needs at least {self.task.context}")
         return arr
 
+    @property
+    def latent_dim(self) -> int:
+        """Length of the model's latent code (0: one future per input)."""
+        return getattr(self.G, "latent_dim", 0)
+
     @torch.inference_mode()
-    def predict(self, frames, steps: int = 1) -> np.ndarray:
+    def predict(self, frames, steps: int = 1, z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
         """The next ``steps`` frames, ``(steps, H, W)`` for gray models, ``(steps, H, W, 3)`` for RGB, uint8."""
         if steps < 1:
             raise Pix2GanError(f"steps must be at least 1, got {steps}")
         arr = self._as_array(frames)
+        if self.latent_dim:
+            z = prior_codes(steps, self.latent_dim, seed) if z is None else torch.as_tensor(z, dtype=torch.float32)
+            if z.shape != (steps, self.latent_dim):
+                raise Pix2GanError(f"z must be ({steps}, {self.latent_dim}): one code per step, got {tuple(z.shape)}")
+            z = z.to(self.device)
         window = torch.from_numpy(arr[-self.task.context:]).permute(0, 3, 1, 2)[None].to(self.device)
         out = []
-        for _ in range(steps):  # each predicted frame, as pixels, joins the context of the next
+        for t in range(steps):  # each predicted frame, as pixels, joins the context of the next
             cond = self.task.cond(window)
-            nxt = self.task.to_pixels(cond, self.G(cond))
+            nxt = self.task.to_pixels(cond, self.G(cond, z[t:t + 1]) if self.latent_dim else self.G(cond))
             window = torch.cat([window[:, 1:], nxt[:, None]], 1)
             out.append(nxt[0])
         pred = torch.stack(out).permute(0, 2, 3, 1).cpu().numpy()

@@ -18,12 +18,15 @@ from torch import Tensor, nn
 
 from pix2gan.augment import diff_augment
 from pix2gan.diagnostics import grad_norm
-from pix2gan.losses import GAN_LOSSES, RECON_LOSSES, GanLoss, alpha_g, d_accuracy, gdl, gradient_penalty, r1_penalty
+from pix2gan.losses import (GAN_LOSSES, RECON_LOSSES, GanLoss, alpha_g, d_accuracy, gdl, gradient_penalty,
+                            kl_to_prior, l1, r1_penalty)
 
 
 @dataclass
 class Nets:
-    """The networks and their optimisers (``D``/``opt_d`` None for an explicit-loss-only run); fp16 scalers."""
+    """The networks and their optimisers (``D``/``opt_d`` None for an explicit-loss-only run); fp16 scalers.
+    A latent model also has the encoder ``E`` (trained with G by ``opt_g``) and, for the adversarial code loss,
+    the code discriminator ``C`` and ``opt_c``."""
 
     G: nn.Module
     D: nn.Module | None
@@ -31,6 +34,37 @@ class Nets:
     opt_d: torch.optim.Optimizer | None
     scaler_g: torch.amp.GradScaler | None = None
     scaler_d: torch.amp.GradScaler | None = None
+    E: nn.Module | None = None
+    C: nn.Module | None = None
+    opt_c: torch.optim.Optimizer | None = None
+
+
+@dataclass
+class Codes:
+    """A latent model's codes for one batch, all ``(B, Z)`` fp32, and the sampling path's output.
+
+    ``z`` is the code G reconstructs the target from: E's code (adversarial code loss) or a draw from E's posterior
+    N(mu, exp(logvar)) (kl). ``prior`` ~ N(0, I); ``sampled`` = G(cond, prior), judged by D alone.
+    """
+
+    z: Tensor
+    mu: Tensor
+    logvar: Tensor | None
+    prior: Tensor
+    sampled: Tensor | None = None
+
+
+def encode(E: nn.Module, s: LossSettings, cond: Tensor, real: Tensor, noise: Tensor) -> tuple[Tensor, Tensor,
+                                                                                                  Tensor | None]:
+    """E's code of ``real`` ``(B, C, H, W)`` with its condition: ``(z, mu, logvar)``, ``(B, Z)`` fp32 each.
+    kl: ``z = mu + noise · exp(logvar / 2)`` (the reparametrisation, ``noise`` ~ N(0, I)); adversarial: ``z = mu``,
+    no logvar."""
+    with s.autocast():
+        out = E(torch.cat([cond, real], 1)).float()
+    if s.code_loss == "kl":
+        mu, logvar = out.chunk(2, 1)
+        return mu + noise * (0.5 * logvar).exp(), mu, logvar
+    return out, out, None
 
 
 @dataclass(frozen=True)
@@ -50,6 +84,9 @@ class LossSettings:
     augment: tuple[str, ...]
     amp_dtype: torch.dtype | None = None
     device_type: str = "cpu"
+    code_loss: str = "adversarial"  # latent models: adversarial (C) or kl
+    code_weight: float = 0.0
+    latent_regression: float = 0.0
 
     @classmethod
     def from_config(cls, cfg, device: torch.device) -> LossSettings:
@@ -60,7 +97,8 @@ class LossSettings:
                    gp_weight=cfg.gp_weight, r1=cfg.r1, clip=cfg.clip,
                    augment=tuple(p for p in cfg.d_augment.split(",") if p),
                    amp_dtype={"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision],
-                   device_type=device.type)
+                   device_type=device.type, code_loss=cfg.code_loss, code_weight=cfg.code_weight,
+                   latent_regression=cfg.latent_regression)
 
     def autocast(self):
         """Mixed precision (``--precision bf16`` on CUDA or a CPU with native bf16, ``fp16`` on CUDA) for the
@@ -89,11 +127,12 @@ def judge(D: nn.Module, s: LossSettings, cond: Tensor, image: Tensor) -> Tensor:
     return D(x)
 
 
-def _update(loss: Tensor, opt, scaler, net: nn.Module, hooks: Hooks) -> None:
-    """Gradients of ``loss`` for ``net``: averaged over ranks, unscaled (fp16's GradScaler)."""
+def _update(loss: Tensor, opt, scaler, hooks: Hooks) -> None:
+    """Gradients of ``loss`` for the parameters ``opt`` updates: averaged over ranks, unscaled (fp16's
+    GradScaler)."""
     opt.zero_grad(set_to_none=True)
     (scaler.scale(loss) if scaler is not None else loss).backward()
-    hooks.average(net.parameters())
+    hooks.average([p for group in opt.param_groups for p in group["params"]])
     if scaler is not None:
         scaler.unscale_(opt)
 
@@ -108,19 +147,23 @@ def _step(opt, scaler) -> None:
 
 def d_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tensor, eps: Tensor | None = None,
             measure: bool = False, hooks: Hooks = Hooks()) -> dict[str, float]:
-    """One D update. ``fake`` is detached: no gradient reaches G. ``eps`` ``(B, 1, 1, 1)``: the gradient penalty's
-    interpolation weights. Returns the figures to log (D's view and accuracy when ``measure``)."""
+    """One D update. ``fake`` is detached: no gradient reaches G; ``(k·B, C, H, W)`` for ``k`` outputs per input
+    (a latent model's reconstructions and samples, each with its condition). ``eps`` ``(B, 1, 1, 1)``: the
+    gradient penalty's interpolation weights. Returns the figures to log (D's view and accuracy when ``measure``)."""
     # D phase: minimise the adversarial D loss (+ gradient penalty, + R1) on real and fake
     D, out = nets.D, {}
+    reps = fake.shape[0] // real.shape[0]
+    cond_f = cond if reps == 1 else cond.repeat(reps, 1, 1, 1)
     with hooks.phase("D forward"):
         with s.autocast():  # mixed precision covers the networks; every loss below is computed in fp32
-            d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond, fake)
+            d_real, d_fake = judge(D, s, cond, real), judge(D, s, cond_f, fake)
         d_real, d_fake = d_real.float(), d_fake.float()
         loss_d = s.gan.d_loss(d_real, d_fake)
     # penalties differentiate through D twice: computed in fp32 whatever the precision
     with hooks.phase("penalties"):
         if s.gp_weight > 0:  # WGAN-GP, every D step, weight gp_weight
-            gp = gradient_penalty(lambda y: judge(D, s, cond, y), real, fake.float(), eps)
+            real_f, eps_f = (real, eps) if reps == 1 else (real.repeat(reps, 1, 1, 1), eps.repeat(reps, 1, 1, 1))
+            gp = gradient_penalty(lambda y: judge(D, s, cond_f, y), real_f, fake.float(), eps_f)
             loss_d = loss_d + s.gp_weight * gp
             out["gp"] = gp.item()
         if s.r1 > 0:  # R1 on real images, every D step, gain r1 / 2
@@ -130,7 +173,7 @@ def d_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
     out["d_loss"] = loss_d.item()
     hooks.check(out)
     with hooks.phase("D backward"):
-        _update(loss_d, nets.opt_d, nets.scaler_d, D, hooks)
+        _update(loss_d, nets.opt_d, nets.scaler_d, hooks)
     if measure:
         with hooks.phase("diagnostics"):
             out["d_grad_norm"] = grad_norm(D.parameters())
@@ -147,10 +190,42 @@ def d_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
     return out
 
 
+def c_phase(nets: Nets, s: LossSettings, codes: Codes, eps: Tensor | None = None,
+            hooks: Hooks = Hooks()) -> dict[str, float]:
+    """One update of the code discriminator C (Alpha-GAN): prior draws are its "real", E's codes (detached) its
+    "fake", under the run's GAN loss, with its gradient penalty and weight clipping when the loss has them.
+    ``eps`` ``(B, 1)``: the penalty's interpolation weights. Returns the figures to log."""
+    # C phase: minimise the adversarial loss on codes: prior samples are real, the encoder's codes fake
+    C, out = nets.C, {}
+    with hooks.phase("C"):
+        c_real, c_fake = C(codes.prior), C(codes.z.detach())
+        loss_c = s.gan.d_loss(c_real, c_fake)
+        if s.gp_weight > 0:
+            gp = gradient_penalty(C, codes.prior, codes.z.detach(), eps)
+            loss_c = loss_c + s.gp_weight * gp
+        out["c_loss"] = loss_c.item()
+        hooks.check(out)
+        _update(loss_c, nets.opt_c, None, hooks)
+        nets.opt_c.step()
+        if s.clip > 0:
+            with torch.no_grad():
+                for p in C.parameters():
+                    p.clamp_(-s.clip, s.clip)
+    return out
+
+
+def _frozen_call(net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)`` with gradients reaching ``x`` but not ``net``'s parameters."""
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    return torch.func.functional_call(net, {**params, **dict(net.named_buffers())}, (x,))
+
+
 def g_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tensor, adversarial: bool = True,
-            measure: bool = False, hooks: Hooks = Hooks()) -> dict[str, float]:
+            measure: bool = False, hooks: Hooks = Hooks(), codes: Codes | None = None) -> dict[str, float]:
     """One G update from ``fake = G(cond)`` (with its graph). ``adversarial`` False (the G warm-up, or no D): the
-    explicit terms alone, D is not run. Returns the figures to log."""
+    explicit terms alone, D is not run. A latent model passes ``codes`` (``fake`` is then the reconstruction
+    G(cond, codes.z)): its samples are judged by D too, E's codes are kept like the prior (C or KL), and E must
+    find each sample's code again (latent regression); E is updated with G. Returns the figures to log."""
     # G phase: the discriminator is the learned loss, next to the weighted explicit term; D is frozen
     terms, out = {}, {}
     D = nets.D if adversarial else None
@@ -160,7 +235,12 @@ def g_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
             with s.autocast():  # mixed precision covers the networks; every loss is computed in fp32
                 d_real = judge(D, s, cond, real).detach().float() if s.gan.g_uses_real else None
                 d_fake = judge(D, s, cond, fake)
+                d_sampled = judge(D, s, cond, codes.sampled) if codes is not None else None
             g_adv = s.g_adv_loss(d_fake.float(), d_real)
+            if d_sampled is not None:  # the sampling path has no target: D alone judges it
+                g_adv_sampled = s.g_adv_loss(d_sampled.float(), d_real)
+                out["g_adv_sampled"] = g_adv_sampled.item()
+                g_adv = g_adv + g_adv_sampled
         terms["adv"] = s.adv_weight * g_adv
         out["g_adv"] = g_adv.item()
     output = fake.float()  # G's output: bf16/fp16 under mixed precision
@@ -172,16 +252,36 @@ def g_phase(nets: Nets, s: LossSettings, cond: Tensor, real: Tensor, fake: Tenso
         g_gdl = gdl(output, real)
         terms["gdl"] = s.gdl_weight * g_gdl
         out["g_gdl"] = g_gdl.item()
+    if codes is not None:
+        with hooks.phase("E, C"):
+            if s.code_loss == "kl":  # cVAE-GAN: E's posterior near the prior
+                code = kl_to_prior(codes.mu, codes.logvar)
+            else:  # Alpha-GAN: E's codes fool the code discriminator (C frozen)
+                nets.C.requires_grad_(False)
+                c_real = nets.C(codes.prior) if s.gan.g_uses_real else None
+                code = s.g_adv_loss(nets.C(codes.z), c_real)
+                nets.C.requires_grad_(True)
+            terms["code"] = s.code_weight * code
+            out["g_code"] = code.item()
+            if s.latent_regression > 0:  # G cannot ignore z: E finds the code of each sample again (E frozen)
+                with s.autocast():
+                    found = _frozen_call(nets.E, torch.cat([cond, codes.sampled], 1)).float()
+                g_latent = l1(found[:, :codes.prior.shape[1]], codes.prior)
+                terms["latent"] = s.latent_regression * g_latent
+                out["g_latent"] = g_latent.item()
     loss_g = sum(terms.values())
     out["g_loss"] = loss_g.item()
     hooks.check(out)
-    if measure:  # the signal each term sends to G's output: is the learned loss still speaking?
+    if measure:  # the signal each term sends to G's outputs: is the learned loss still speaking?
         with hooks.phase("diagnostics"):
+            outputs = [fake] if codes is None else [fake, codes.sampled]
             for name, term in terms.items():
-                (grad,) = torch.autograd.grad(term, fake, retain_graph=True)
-                out[f"grad_{name}"] = grad.norm().item()
+                if name == "code":  # reaches E alone, not G's outputs
+                    continue
+                grads = torch.autograd.grad(term, outputs, retain_graph=True, allow_unused=True)
+                out[f"grad_{name}"] = torch.stack([g.norm() for g in grads if g is not None]).norm().item()
     with hooks.phase("G backward"):
-        _update(loss_g, nets.opt_g, nets.scaler_g, nets.G, hooks)
+        _update(loss_g, nets.opt_g, nets.scaler_g, hooks)
     if measure:
         with hooks.phase("diagnostics"):
             out["g_grad_norm"] = grad_norm(nets.G.parameters())

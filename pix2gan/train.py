@@ -27,11 +27,11 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import evaluate
 from pix2gan.losses import NONE
 from pix2gan.metrics import goodness
-from pix2gan.nets import PatchDiscriminator, UNet, init_weights
+from pix2gan.nets import CodeDiscriminator, Encoder, PatchDiscriminator, UNet, init_weights
 from pix2gan.rundir import RunDir
 from pix2gan.runtime import PhaseTimer, cpu_has_native_bf16, tune_cpu
-from pix2gan.step import (Hooks, LossSettings, Nets, d_phase, ema_beta, ema_update, g_phase, lr_factor,
-                          phase_of)
+from pix2gan.step import (Codes, Hooks, LossSettings, Nets, c_phase, d_phase, ema_beta, ema_update, encode, g_phase,
+                          lr_factor, phase_of)
 from pix2gan.tasks import make_task
 from pix2gan.watch import EventLog
 
@@ -48,7 +48,26 @@ def pick_device(name: str) -> torch.device:
 
 def build_generator(cfg: TrainConfig) -> UNet:
     task = make_task(cfg)
-    return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout)
+    return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout,
+                cfg.latent_dim, cfg.latent_inject)
+
+
+def build_encoder(cfg: TrainConfig) -> Encoder | None:
+    """E for a latent model (the target with its condition → a code, or a mean and log-variance for the kl code
+    loss), as wide as D; None when ``latent_dim`` is 0."""
+    if not cfg.latent_dim:
+        return None
+    task = make_task(cfg)
+    out_dim = cfg.latent_dim * (2 if cfg.code_loss == "kl" else 1)
+    return Encoder(task.cond_channels + task.out_channels, out_dim, cfg.ndf, levels=min(4, cfg.depth))
+
+
+def build_code_discriminator(cfg: TrainConfig) -> CodeDiscriminator | None:
+    """C for a latent model with the adversarial code loss (spectral norm as the GAN loss's preset says); else
+    None."""
+    if not cfg.latent_dim or cfg.code_loss != "adversarial":
+        return None
+    return CodeDiscriminator(cfg.latent_dim, spectral_norm=cfg.spectral_norm)
 
 
 def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
@@ -151,15 +170,22 @@ class Trainer:
         if D is not None:
             init_weights(D)
             D.to(self.device)
+        E, C = build_encoder(cfg), build_code_discriminator(cfg)  # built after G and D: a latent-free run draws
+        for net in (E, C):                                         # exactly what it drew before they existed
+            if net is not None:
+                init_weights(net)
+                net.to(self.device)
         if dist.enabled:  # same weights everywhere; then each rank its own stream for dropout and augmentation
-            for net in (G, D):
+            for net in (G, D, E, C):
                 if net is not None:
                     dist.broadcast_module(net)
             torch.manual_seed(cfg.seed * 1000 + dist.rank + 1)
         fp16 = cfg.precision == "fp16"
-        self.nets = Nets(G, D, make_optimizer(cfg, G.parameters(), cfg.lr),
+        g_params = list(G.parameters()) + (list(E.parameters()) if E is not None else [])  # E learns with G
+        self.nets = Nets(G, D, make_optimizer(cfg, g_params, cfg.lr),
                          make_optimizer(cfg, D.parameters(), cfg.d_lr) if D is not None else None,
-                         torch.amp.GradScaler("cuda") if fp16 else None, torch.amp.GradScaler("cuda") if fp16 else None)
+                         torch.amp.GradScaler("cuda") if fp16 else None, torch.amp.GradScaler("cuda") if fp16 else None,
+                         E, C, make_optimizer(cfg, C.parameters(), cfg.d_lr) if C is not None else None)
         self.G_ema = copy.deepcopy(G).eval().requires_grad_(False) if cfg.ema_half_life > 0 else None
         self.hooks = Hooks(phase=self.timer, check=self._check_finite, average=dist.average_gradients)
 
@@ -235,6 +261,11 @@ class Trainer:
             self.nets.opt_d.load_state_dict(state["opt_d"])
         if self.G_ema is not None:
             self.G_ema.load_state_dict(state["G_ema"])
+        if self.nets.E is not None:
+            self.nets.E.load_state_dict(state["E"])
+        if self.nets.C is not None:
+            self.nets.C.load_state_dict(state["C"])
+            self.nets.opt_c.load_state_dict(state["opt_c"])
         self.step, self.best = int(state["step"]), state.get("best")
         per_rank = state["rng"]["per_rank"]
         if len(per_rank) != self.dist.world and self.dist.is_main:
@@ -267,6 +298,10 @@ class Trainer:
             state["best"] = self.best
         if self.D is not None:
             state.update(D=self.D.state_dict(), opt_d=self.nets.opt_d.state_dict())
+        if self.nets.E is not None:
+            state["E"] = self.nets.E.state_dict()
+        if self.nets.C is not None:
+            state.update(C=self.nets.C.state_dict(), opt_c=self.nets.opt_c.state_dict())
         _write(self.run.checkpoint, lambda: save_checkpoint(self.run.checkpoint, state))
 
     @property
@@ -334,13 +369,35 @@ class Trainer:
         with self.timer("to tensors"):  # the task's conversion, on the device (colorize: sRGB → Lab)
             return self.task.to_tensors(raw, self.device)
 
-    def penalty_eps(self, k: int) -> Tensor | None:
-        """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch."""
+    def penalty_eps(self, k: int, stream: int = 1) -> Tensor | None:
+        """The gradient penalty's ε for batch ``k``: one per sample, ``(B, 1, 1, 1)``, drawn like the batch (stream
+        4: the code discriminator's)."""
         if self.loss.gp_weight <= 0:
             return None
         b, r = self.cfg.batch_size, self.dist.rank
-        eps = torch.rand(b * self.dist.world, generator=batch_generator(self.cfg.seed, self.step, k, stream=1))
+        eps = torch.rand(b * self.dist.world, generator=batch_generator(self.cfg.seed, self.step, k, stream=stream))
         return eps[r * b:(r + 1) * b].view(b, 1, 1, 1).to(self.device)
+
+    def normal_draws(self, k: int, stream: int) -> Tensor:
+        """``(B, Z)`` draws from N(0, I) for batch ``k`` (stream 2: the prior codes of the sampling path; 3: the
+        kl code loss's reparametrisation noise), a pure function of (seed, step, k) like the batch itself."""
+        b, r, z = self.cfg.batch_size, self.dist.rank, self.cfg.latent_dim
+        draws = torch.randn(b * self.dist.world, z, generator=batch_generator(self.cfg.seed, self.step, k, stream))
+        return draws[r * b:(r + 1) * b].to(self.device)
+
+    def generate(self, cond: Tensor, real: Tensor, k: int) -> tuple[Tensor, Codes | None]:
+        """G's output for batch ``k``: ``G(cond)``; for a latent model the reconstruction G(cond, E's code of
+        ``real``) and the codes, with the sample G(cond, z ~ N(0, I)) in ``codes.sampled``."""
+        if self.nets.E is None:
+            with self.loss.autocast():
+                return self.G(cond), None
+        with self.timer("E forward"):
+            z, mu, logvar = encode(self.nets.E, self.loss, cond, real, self.normal_draws(k, stream=3))
+        codes = Codes(z, mu, logvar, self.normal_draws(k, stream=2))
+        with self.loss.autocast():
+            fake = self.G(cond, z)
+            codes.sampled = self.G(cond, codes.prior)
+        return fake, codes
 
     def train_step(self) -> dict[str, float]:
         """One step of the current phase: ``n_critic`` D updates (each on its own batch) then one G update
@@ -360,13 +417,18 @@ class Trainer:
         for k in range(max(n_d, 1)):
             cond, real = self.batch()
             with_graph = train_g and k == max(n_d, 1) - 1  # the last fake feeds the G phase
-            with self.timer("G forward"), torch.set_grad_enabled(with_graph), self.loss.autocast():
-                fake = self.G(cond)
-            if n_d:
-                out = d_phase(nets, self.loss, cond, real, fake.detach(), self.penalty_eps(k),
+            with self.timer("G forward"), torch.set_grad_enabled(with_graph):
+                fake, codes = self.generate(cond, real, k)
+            if n_d:  # a latent model's D sees its reconstructions and its samples
+                fakes = fake if codes is None else torch.cat([fake, codes.sampled])
+                out = d_phase(nets, self.loss, cond, real, fakes.detach(), self.penalty_eps(k),
                               measure and k == n_d - 1, self.hooks)
         if train_g:
-            out.update(g_phase(nets, self.loss, cond, real, fake, phase == "adversarial", measure, self.hooks))
+            if nets.C is not None:
+                eps = self.penalty_eps(0, stream=4)
+                out.update(c_phase(nets, self.loss, codes, eps.flatten(1) if eps is not None else None, self.hooks))
+            out.update(g_phase(nets, self.loss, cond, real, fake, phase == "adversarial", measure, self.hooks,
+                               codes))
             if self.G_ema is not None:
                 with self.timer("EMA"):
                     ema_update(self.G_ema, self.G, ema_beta(cfg, step, self.dist.world))
@@ -397,8 +459,9 @@ class Trainer:
             for record in self.run.read_log():  # a resumed run remembers its window and its warnings
                 self.monitor.update(record)
         self.G.train()
-        if self.D is not None:
-            self.D.train()
+        for net in (self.D, self.nets.E, self.nets.C):
+            if net is not None:
+                net.train()
         handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         bar = tqdm(total=cfg.steps, initial=self.step, desc="train", unit="step", disable=not self.progress,
                    file=sys.stderr, dynamic_ncols=True)
@@ -452,7 +515,7 @@ class Trainer:
             if validated and main:
                 metrics = {**metrics, **self.validate()}
             if step % cfg.log_every == 0 or step == cfg.steps or validated:  # the same on every rank: collective
-                self.dist.check_in_sync(self.G, self.D)
+                self.dist.check_in_sync(self.G, self.D, self.nets.E, self.nets.C)
                 if main:
                     record = {"step": step, "phase": phase, **{k: round(v, 6) for k, v in metrics.items()},
                               **self.health.counts}

@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
+from pix2gan.nets.latent import prior_codes
 from pix2gan.tasks.paired import PairedTask
 from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
@@ -18,7 +19,8 @@ class Translator:
     """``Translator.from_checkpoint("run/checkpoint.pt")(pil_image) -> PIL.Image`` (mode L or RGB).
 
     The image is converted to the model's input channels and translated at its own size (any H×W), or first scaled
-    to short side ``size`` when one is given.
+    to short side ``size`` when one is given. A model trained with ``--latent-dim`` gives answer ``seed`` (or the
+    one of code ``z`` ``(Z,)``); a one-answer model ignores both.
     """
 
     def __init__(self, generator: torch.nn.Module, task: PairedTask, size: int | None = None,
@@ -35,7 +37,7 @@ class Translator:
         return cls(G, PairedTask.from_config(cfg), size, pick_device(device))
 
     @torch.inference_mode()
-    def __call__(self, img: Image.Image) -> Image.Image:
+    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
         if self.size:
             w, h = img.size
             s = self.size / min(w, h)
@@ -43,5 +45,11 @@ class Translator:
         rgb = Image.fromarray(to_rgb_uint8(img))
         arr = np.asarray(rgb.convert("L"))[..., None] if self.task.cond_channels == 1 else np.asarray(rgb)
         cond = self.task.cond(torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].to(self.device))
-        y = self.task.to_pixels(cond, self.G(cond))[0].permute(1, 2, 0).cpu().numpy()
+        latent = getattr(self.G, "latent_dim", 0)
+        if latent:
+            z = prior_codes(1, latent, seed)[0] if z is None else torch.as_tensor(z, dtype=torch.float32)
+            out = self.G(cond, z.view(1, -1).to(self.device))
+        else:
+            out = self.G(cond)
+        y = self.task.to_pixels(cond, out)[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")

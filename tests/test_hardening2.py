@@ -58,10 +58,10 @@ def test_3_an_extreme_aspect_ratio_is_bounded_and_a_failure_names_its_file(run, 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     real, boom = Colorizer.colorize_rgb, np.asarray(Image.open(tmp_path / "in" / "boom.png")) / 255
 
-    def flaky(self, rgb):  # any exception on one file, e.g. the allocator giving up
+    def flaky(self, rgb, *args, **kwargs):  # any exception on one file, e.g. the allocator giving up
         if rgb.shape[:2] == boom.shape and np.allclose(rgb[..., 0], boom):
             raise RuntimeError("can't allocate memory\nsecond line")
-        return real(self, rgb)
+        return real(self, rgb, *args, **kwargs)
 
     monkeypatch.setattr(Colorizer, "colorize_rgb", flaky)
     assert main(["colorize", str(tmp_path / "in"), str(tmp_path / "out"), "--checkpoint",

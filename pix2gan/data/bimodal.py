@@ -67,3 +67,43 @@ def hue_metrics(pred: Tensor, target: Tensor) -> dict[str, float]:
     dist = torch.cdist(ab_p[shape], hues).min(1).values
     return {"hue_hit_rate": (dist < CHROMA / 2).float().mean().item(),
             "shape_chroma_ratio": (ab_p[shape].norm(dim=1).mean() / ab_t[shape].norm(dim=1).mean()).item()}
+
+
+def coverage_metrics(samples: Tensor, target: Tensor, min_pixels: int = 8) -> dict[str, float]:
+    """Do several answers to the same gray input hold both hues? ``samples`` ``(S, B, 3, H, W)``, ``target``
+    ``(B, 3, H, W)``, sRGB in [0, 1].
+
+    A shape is a connected region of one true hue (at least ``min_pixels`` pixels). A sample paints it with the hue
+    most of its coloured pixels (nearer to a hue than to gray) are nearest to, or leaves it gray when fewer than half
+    of its pixels are coloured. ``coverage``: the share of shapes that both hues paint among the samples (1: every
+    shape is sometimes yellow, sometimes blue; 0: a one-answer model, or every sample gray). ``hue_hit_min``: the
+    lowest per-sample :func:`hue_metrics` hit rate (the worst sample's share of coloured shape pixels).
+    """
+    import kornia
+    import skimage.measure
+
+    hues = torch.as_tensor(HUES, dtype=torch.float32)
+    ab_t = kornia.color.rgb_to_lab(target.float())[:, 1:].permute(0, 2, 3, 1)  # (B, H, W, 2)
+    ab_s = kornia.color.rgb_to_lab(samples.float().flatten(0, 1))[:, 1:].permute(0, 2, 3, 1)
+    ab_s = ab_s.unflatten(0, samples.shape[:2])  # (S, B, H, W, 2)
+    true_hue = torch.cdist(ab_t.reshape(-1, 2), hues).argmin(1).view(ab_t.shape[:3])
+    is_shape = ab_t.norm(dim=-1) > CHROMA / 2
+    dist = torch.cdist(ab_s.reshape(-1, 2), hues).view(*ab_s.shape[:4], 2)  # (S, B, H, W, 2)
+    coloured, nearest = dist.min(-1).values < CHROMA / 2, dist.argmin(-1)
+    covered, shapes = 0, 0
+    for b in range(target.shape[0]):
+        for h in range(len(HUES)):
+            labels = skimage.measure.label((is_shape[b] & (true_hue[b] == h)).numpy(), connectivity=1)
+            for region in range(1, labels.max() + 1):
+                mask = torch.from_numpy(labels == region)
+                if mask.sum() < min_pixels:
+                    continue
+                shapes += 1
+                painted = set()
+                for s in range(samples.shape[0]):
+                    c = coloured[s, b][mask]
+                    if c.float().mean() >= 0.5:
+                        painted.add(int(nearest[s, b][mask][c].float().mean().round()))
+                covered += len(painted) == len(HUES)
+    hits = [hue_metrics(samples[s], target)["hue_hit_rate"] for s in range(samples.shape[0])]
+    return {"coverage": covered / shapes if shapes else float("nan"), "hue_hit_min": float(min(hits))}

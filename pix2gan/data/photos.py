@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from pix2gan.data.bimodal import hue_metrics, make_bimodal_colors
+from pix2gan.data.bimodal import coverage_metrics, hue_metrics, make_bimodal_colors
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
 from pix2gan.data.source import Source, Unfit
 from pix2gan.errors import Pix2GanError
@@ -30,11 +30,13 @@ def skimage_photos() -> list[tuple[str, np.ndarray]]:
 @dataclass(frozen=True)
 class Builtin:
     """A built-in colour image set: ``load(load_size)`` returns (name, (H, W, 3) uint8) pairs (generated sets draw
-    them at that size, so nothing is resampled); ``extra_metrics(pred, target)`` adds set-specific figures."""
+    them at that size, so nothing is resampled); ``extra_metrics(pred, target)`` adds set-specific figures, and
+    ``sample_metrics(samples (S, B, 3, H, W), target)`` those of several answers per input."""
 
     description: str
     load: Callable[[int], list[tuple[str, np.ndarray]]]
     extra_metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = None
+    sample_metrics: Callable[[Tensor, Tensor], dict[str, float]] | None = None
 
 
 BUILTIN_SETS: dict[str, Builtin] = {
@@ -42,7 +44,7 @@ BUILTIN_SETS: dict[str, Builtin] = {
                       lambda load_size: skimage_photos()),
     "bimodal-colors": Builtin("2000 generated images: shapes of one of two equal-lightness opposite hues "
                               "(yellow or blue, 50/50) on textured gray, drawn at the training scale",
-                              lambda load_size: make_bimodal_colors(2000, load_size), hue_metrics),
+                              lambda load_size: make_bimodal_colors(2000, load_size), hue_metrics, coverage_metrics),
 }
 
 
