@@ -25,7 +25,16 @@ FORMATS = ("onnx", "safetensors")
 
 
 def contract(cfg: TrainConfig) -> dict[str, str]:
-    """What the exported model takes and gives, for the task of ``cfg`` (also the ONNX input/output names)."""
+    """What the exported model takes and gives, for the task of ``cfg`` (also the ONNX input/output names); a
+    model with a latent code takes the code as a second input."""
+    terms = _task_contract(cfg)
+    if cfg.latent_dim:
+        terms.update(latent="z", latent_meaning=f"(B, {cfg.latent_dim}) float32: the latent code, one draw from "
+                                                f"N(0, I) per answer (zeros: the prior's mean)")
+    return terms
+
+
+def _task_contract(cfg: TrainConfig) -> dict[str, str]:
     task = make_task(cfg)
     if cfg.task == "colorize":
         return {"input": "L", "output": "ab",
@@ -79,12 +88,15 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     terms = contract(cfg)
     task = make_task(cfg)
     example = torch.zeros(1, task.cond_channels, *PARITY_SIZES[0])
-    dims = {0: torch.export.Dim("batch", min=1, max=4096), 2: torch.export.Dim("height", min=1, max=65536),
-            3: torch.export.Dim("width", min=1, max=65536)}
+    batch_dim = torch.export.Dim("batch", min=1, max=4096)
+    dims = {0: batch_dim, 2: torch.export.Dim("height", min=1, max=65536), 3: torch.export.Dim("width", min=1, max=65536)}
+    args, shapes, names = (example,), {"x": dims}, [terms["input"]]
+    if cfg.latent_dim:  # the code is an input: every answer from one file
+        args, shapes, names = (example, torch.zeros(1, cfg.latent_dim)), {"x": dims, "z": {0: batch_dim}}, [*names, "z"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
-        torch.onnx.export(G, (example,), path, dynamo=True, dynamic_shapes={"x": dims}, verbose=False,
-                          input_names=[terms["input"]], output_names=[terms["output"]])
+        torch.onnx.export(G, args, path, dynamo=True, dynamic_shapes=shapes, verbose=False,
+                          input_names=names, output_names=[terms["output"]])
         model = onnx.load(str(path))
     meta = {"pix2gan_task": cfg.task, "pix2gan_config": json.dumps(dataclasses.asdict(cfg)), **terms}
     if defaults and "strength" in defaults:
@@ -99,9 +111,12 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     gen = torch.Generator().manual_seed(0)
     for batch, (h, w) in enumerate(PARITY_SIZES, 1):
         x = torch.rand(batch, task.cond_channels, h, w, generator=gen) * 2 - 1
+        inputs = {terms["input"]: x}
+        if cfg.latent_dim:
+            inputs["z"] = torch.randn(batch, cfg.latent_dim, generator=gen)
         with torch.inference_mode():
-            ref = G(x).numpy()
-        got = session.run(None, {terms["input"]: x.numpy()})[0]
+            ref = G(*inputs.values()).numpy()
+        got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
         diff = float(np.abs(got - ref).max())
         log(f"parity at {batch}×{task.cond_channels}×{h}×{w}: max |onnxruntime − PyTorch| = {diff:.2e}")
         worst = max(worst, diff)

@@ -27,7 +27,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import evaluate
 from pix2gan.losses import NONE
 from pix2gan.metrics import goodness
-from pix2gan.nets import CodeDiscriminator, Encoder, PatchDiscriminator, UNet, init_weights
+from pix2gan.nets import CodeDiscriminator, Encoder, PatchDiscriminator, UNet, init_weights, prior_codes
 from pix2gan.rundir import RunDir
 from pix2gan.runtime import PhaseTimer, cpu_has_native_bf16, tune_cpu
 from pix2gan.step import (Codes, Hooks, LossSettings, Nets, c_phase, d_phase, ema_beta, ema_update, encode, g_phase,
@@ -311,20 +311,24 @@ class Trainer:
 
     def save_samples(self) -> Path:
         """``samples/step_NNNNNN.png``: rows of cond | output | target on fixed centre crops of held-out images when
-        there are any, else of training images (the EMA G when there is one, in eval mode)."""
+        there are any, else of training images (the EMA G when there is one, in eval mode); a latent model shows
+        three answers (prior codes of seeds 0, 1, 2) where the output is."""
         if self._sample_batch is None:
             self._sample_batch = center_batch(self.holdout or self.data, 4, self.cfg.size)
         cond, real = self.task.to_tensors(self._sample_batch, self.device)
         G, was_training = self.G_eval, self.G_eval.training
         G.eval()
         with torch.inference_mode():
-            fake = G(cond)
+            if self.cfg.latent_dim:
+                fakes = [G(cond, prior_codes(cond.shape[0], self.cfg.latent_dim, s).to(self.device)) for s in range(3)]
+            else:
+                fakes = [G(cond)]
         G.train(was_training)
-        rows = torch.stack([self.task.cond_to_rgb(cond), self.task.to_rgb(cond, fake),
+        rows = torch.stack([self.task.cond_to_rgb(cond), *(self.task.to_rgb(cond, f) for f in fakes),
                             self.task.to_rgb(cond, real)], 1).flatten(0, 1)
         path = self.run.sample(self.step)
         with replacing(path) as tmp:
-            save_image(make_grid(rows.cpu(), nrow=3, padding=2), tmp)
+            save_image(make_grid(rows.cpu(), nrow=len(fakes) + 2, padding=2), tmp)
         if self.events is not None:
             self.events.sample(self.step, path)
         return path

@@ -18,6 +18,7 @@ from pix2gan.rundir import RunDir
 SECTIONS = [
     ("validation", re.compile(r"^val_")),
     ("loss", re.compile(r"^(d_loss|g_loss|g_adv|g_recon|g_gdl|gp|r1)$")),
+    ("latent", re.compile(r"^(c_loss|g_code|g_latent|g_adv_sampled)$")),
     ("discriminator", re.compile(r"^(d_real|d_fake|d_acc_real|d_acc_fake)$")),
     ("gradients", re.compile(r"^(grad_|g_grad_norm|d_grad_norm)")),
     ("generator", re.compile(r"^diversity$")),

@@ -130,3 +130,28 @@ def test_readme_onnxruntime_example_colorizes_without_torch(runs, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     out = Image.open(tmp_path / "camera_color.png")
     assert out.size == (47, 33) and out.mode == "RGB"
+
+
+def test_a_latent_model_exports_with_its_code_as_an_input(tmp_path):
+    """ONNX takes (image, z) and gives each code's answer; the safetensors file samples as the checkpoint does."""
+    assert main(["train", "--out", str(tmp_path / "run"), "--data", "builtin:photos", "--latent-dim", "3",
+                 *SMALL]) == 0
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    out = tmp_path / "latent.onnx"
+    assert main(["export", str(out), "--checkpoint", str(ckpt)]) == 0
+    meta = onnx_contract(out)
+    assert meta["latent"] == "z" and "(B, 3)" in meta["latent_meaning"]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["L", "z"]
+    G, _ = load_generator(ckpt)
+    x, z = torch.rand(2, 1, 21, 34) * 2 - 1, torch.randn(2, 3)
+    with torch.inference_mode():
+        ref = G(x, z).numpy()
+    got = session.run(None, {"L": x.numpy(), "z": z.numpy()})[0]
+    assert np.abs(got - ref).max() < 1e-4
+    assert np.abs(session.run(None, {"L": x.numpy(), "z": -z.numpy()})[0] - got).max() > 1e-4  # z matters
+    assert main(["export", str(tmp_path / "latent.safetensors"), "--checkpoint", str(ckpt)]) == 0
+    img = Image.fromarray(np.random.default_rng(3).integers(0, 256, (29, 41), dtype=np.uint8))
+    a = Colorizer.from_checkpoint(ckpt, "cpu").samples(img, 2, seed=4)
+    b = Colorizer.from_checkpoint(tmp_path / "latent.safetensors", "cpu").samples(img, 2, seed=4)
+    assert all(np.array_equal(np.asarray(p), np.asarray(q)) for p, q in zip(a, b))

@@ -132,6 +132,6 @@ class UNet(nn.Module):
             return self.model(x)
         if z is None:
             z = x.new_zeros(x.shape[0], self.latent_dim)
-        if z.shape != (x.shape[0], self.latent_dim):
+        if not torch.compiler.is_exporting() and z.shape != (x.shape[0], self.latent_dim):
             raise ValueError(f"z must be ({x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}")
         return self.model(x, z)

@@ -1,0 +1,192 @@
+"""Several answers per input: the latent model (Alpha-GAN's encoder + code discriminator, or BicycleGAN's KL) against
+one-answer models, on the same budget.
+
+    python tools/latent_benchmark.py --out runs/latent                    # all three parts, about 50 min on 2 cores
+    python tools/latent_benchmark.py --out runs/latent --parts bimodal    # the table alone, about 15 min
+
+- ``bimodal``: ``builtin:bimodal-colors`` (every shape yellow or blue at random, equal lightness): L2, L1 + non-
+  saturating (one answer) and the latent variants, trained exactly as ``pix2gan compare`` trains them; 8 samples
+  per held-out crop. Prints the table (coverage: the share of held-out shapes painted in both hues among the 8
+  samples; each sample's hue-hit rate; PSNR of the mean sample and of the best of 8) and draws one held-out image's 8
+  colourings into OUT/bimodal_samples.png.
+- ``digits``: ``builtin:moving-digits-stochastic`` (digits turn at random): one-answer and latent next-frame models;
+  8 rollouts of 6 frames from 16 held-out contexts: the spread of the rollouts at each step, and one context's 8
+  rollouts drawn into OUT/digit_rollouts.png.
+- ``photo``: a latent colorizer trained on the offline photos of tools/train_default_colorizer.py (the same sources,
+  palapeli-data and scikit-learn held out whole), then several colourings of one held-out photo in gray into
+  OUT/photo_samples.png. A few dozen photos: a demonstration that the code is used, not a claim of quality.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pix2gan.batch import save_image_atomic
+from pix2gan.colorizer import Colorizer
+from pix2gan.compare import evaluate_runs, labelled_grid, markdown_table, parse_variant, train_variants, write_report
+from pix2gan.config import TrainConfig, resolve
+from pix2gan.data import open_source
+from pix2gan.data.source import holdout_split
+from pix2gan.metrics import psnr, sample_spread
+from pix2gan.predictor import FramePredictor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_default_colorizer import cpu_name, gather_photos, shrink, write_crops  # noqa: E402
+
+COLUMNS = ["hue_hit_rate", "hue_hit_min", "coverage", "shape_chroma_ratio", "psnr", "best_psnr", "sample_spread"]
+HEADER = {"hue_hit_rate": "hue-hit (mean of 8)", "hue_hit_min": "hue-hit (worst sample)",
+          "coverage": "coverage (both hues among 8)", "shape_chroma_ratio": "shape chroma ratio",
+          "psnr": "PSNR (mean sample)", "best_psnr": "PSNR (best of 8)", "sample_spread": "ab spread"}
+
+
+def bimodal(args) -> None:
+    """The table and the picture on builtin:bimodal-colors, trained as ``pix2gan compare`` trains."""
+    variants = [parse_variant(v) for v in args.variants.split(",")]
+    base = TrainConfig(data="builtin:bimodal-colors", steps=args.steps, size=32, batch_size=32, depth=5, ngf=32,
+                       ndf=32, holdout=0.2, seed=args.seed, device=args.device, sample_every=10**9,
+                       checkpoint_every=max(1, args.steps // 4), latent_inject=args.inject)
+    t0 = time.perf_counter()
+    runs = train_variants(base, variants, args.out / "bimodal", progress=not args.quiet)
+    results = evaluate_runs(runs, None, 64, args.device, samples=8)
+    write_report(results, runs, args.out / "bimodal", "several answers: builtin:bimodal-colors")
+    print(f"\nbuiltin:bimodal-colors, {args.steps} steps each, 64 held-out crops × 8 samples "
+          f"({(time.perf_counter() - t0) / 60:.0f} min)\n")
+    table = markdown_table(results, COLUMNS).splitlines()
+    table[0] = "| variant | " + " | ".join(HEADER[c] for c in COLUMNS) + " |"
+    print("\n".join(table), flush=True)
+    # one held-out image: the gray input, the truth, the one-answer model, then the latent model's 8 samples
+    latent = next(label for label, v in zip(runs, variants) if v.latent_dim)
+    one = next((label for label, v in zip(runs, variants) if not v.latent_dim and v.gan_loss != "none"), None)
+    pick = int(args.pick)
+    columns = [results[latent].cond[pick:pick + 1], results[latent].real[pick:pick + 1]]
+    names = ["gray input", "truth"]
+    if one is not None:
+        columns.append(results[one].fake[pick:pick + 1])
+        names.append(f"{one} (one answer)")
+    for s in range(8):
+        columns.append(results[latent].samples[s, pick:pick + 1])
+        names.append(f"sample {s}")
+    sheet = labelled_grid(columns, names, cell=128)
+    save_image_atomic(sheet, args.out / "bimodal_samples.png")
+    print(f"wrote {args.out / 'bimodal_samples.png'} (held-out crop {pick}; {latent})")
+
+
+def digits(args) -> None:
+    """Rollout spread of one-answer and latent next-frame models on the stochastic moving digits."""
+    base = TrainConfig(task="nextframe", data="builtin:moving-digits-stochastic", size=64, context=4,
+                       steps=args.digit_steps, batch_size=16, ngf=32, ndf=32, depth=6, holdout=0.1, seed=args.seed,
+                       device=args.device, sample_every=10**9, checkpoint_every=max(1, args.digit_steps // 4),
+                       latent_inject=args.inject)
+    variants = [parse_variant(v) for v in ("l1+nonsaturating", args.digit_latent)]
+    t0 = time.perf_counter()
+    runs = train_variants(base, variants, args.out / "digits", progress=not args.quiet)
+    source = open_source(resolve(base))
+    held = holdout_split(source.names, base.holdout)[1]
+    steps, samples, contexts = 6, 8, 16
+    print(f"\nbuiltin:moving-digits-stochastic, {args.digit_steps} steps each, {contexts} held-out contexts × "
+          f"{samples} rollouts of {steps} frames ({(time.perf_counter() - t0) / 60:.0f} min)\n")
+    print("| model | " + " | ".join(f"spread at frame {t + 1}" for t in range(steps))
+          + " | PSNR frame 1 (mean) | PSNR frame 1 (best of 8) |")
+    print("|---|" + "---|" * (steps + 2))
+    pictures = {}
+    for label, run in runs.items():
+        predictor = FramePredictor.from_checkpoint(run / "checkpoint.pt", args.device)
+        spreads, mean_psnr, best_psnr = [], [], []
+        for c in range(contexts):
+            index = source.names.index(held[c])
+            window = source.frames(index, 0, 5)  # (5, C, H, W) uint8: 4 context frames, then the truth
+            frames = window[:4].transpose(0, 2, 3, 1)[..., 0]
+            truth = torch.from_numpy(window[4:4 + 1].astype(np.float32) / 255)  # (1, 1, H, W)
+            rolls = np.stack([predictor.predict(frames, steps, seed=s) for s in range(samples)])  # (S, T, H, W)
+            r = torch.from_numpy(rolls.astype(np.float32) / 255)
+            spreads.append([sample_spread(r[:, t, None, None].expand(-1, 1, 3, -1, -1)) for t in range(steps)])
+            scores = [psnr(r[s, :1, None], truth, 1.0).item() for s in range(samples)]
+            mean_psnr.append(np.mean(scores))
+            best_psnr.append(max(scores))
+            if c == 0:
+                pictures[label] = (frames, rolls)
+        spread = np.mean(spreads, 0)
+        print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in spread)
+              + f" | {np.mean(mean_psnr):.2f} | {np.mean(best_psnr):.2f} |", flush=True)
+    # the latent model's 8 rollouts of the first held-out context, one row each, after its last context frame
+    label = variants[1].label
+    frames, rolls = pictures[label]
+    rows = [np.concatenate([frames[-1], *roll], 1) for roll in rolls]
+    sheet = np.concatenate([np.pad(r, ((2, 2), (0, 0)), constant_values=255) for r in rows], 0)
+    save_image_atomic(Image.fromarray(sheet).resize((sheet.shape[1] * 2, sheet.shape[0] * 2), Image.NEAREST),
+                      args.out / "digit_rollouts.png")
+    print(f"wrote {args.out / 'digit_rollouts.png'} (last context frame, then {steps} predicted; one rollout a row)")
+
+
+def photo(args) -> None:
+    """A latent colorizer on the offline photos; several colourings of one held-out photo."""
+    photos, missing = gather_photos()
+    for line in missing:
+        print(f"missing: {line}")
+    held_sources = {"palapeli-data", "scikit-learn"}
+    used = [ph for ph in photos if not ph.skipped]
+    train = [ph for ph in used if ph.source not in held_sources]
+    held = [ph for ph in used if ph.source in held_sources]
+    data = args.out / "photo" / "data"
+    if not data.exists():
+        rng = np.random.default_rng(args.seed)
+        n = sum(write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, round(args.photo_size * 1.25),
+                            (1.0, 1.6, 2.4, 3.6), 12) for ph in train)
+        print(f"{n} training crops of {len(train)} photos; {len(held)} held-out photos")
+    cfg = TrainConfig(data=str(data), size=args.photo_size, batch_size=8, ngf=32, ndf=32, depth=6,
+                      steps=args.photo_steps, seed=args.seed, device=args.device, recon_weight=100.0,
+                      pretrain_g_steps=args.photo_steps // 6, pretrain_d_steps=args.photo_steps // 30,
+                      lr_schedule="linear", ema_half_life=2000, d_augment="translation,cutout",
+                      latent_dim=8, latent_inject=args.inject, sample_every=500, checkpoint_every=250)
+    t0 = time.perf_counter()
+    run = train_variants(cfg, [parse_variant("l1+nonsaturating+z8")], args.out / "photo")["l1+nonsaturating+z8"]
+    print(f"\nlatent colorizer on {len(train)} offline photos, {args.photo_steps} steps "
+          f"({(time.perf_counter() - t0) / 60:.0f} min)")
+    colorizer = Colorizer.from_checkpoint(run / "checkpoint.pt", args.device, size=192)
+    target = next(ph for ph in held if ph.name == args.photo)
+    gray = shrink(target.image, 192).convert("L").convert("RGB")
+    panels = [np.asarray(gray), *(np.asarray(colorizer(gray, seed=s)) for s in range(5)),
+              np.asarray(shrink(target.image, 192))]
+    strip = np.concatenate([np.pad(p, ((0, 0), (0, 4), (0, 0)), constant_values=255) for p in panels], 1)
+    save_image_atomic(Image.fromarray(strip), args.out / "photo_samples.png")
+    spread = sample_spread(torch.stack([torch.from_numpy(p).permute(2, 0, 1)[None].float() / 255
+                                        for p in panels[1:6]]), ab=True)
+    print(f"wrote {args.out / 'photo_samples.png'} (gray {target.source} {target.name}, colourings seeds 0-4, the "
+          f"original); ab spread of the 5 colourings: {spread:.2f}")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("runs/latent"))
+    p.add_argument("--parts", default="bimodal,digits,photo")
+    p.add_argument("--variants", default="l2,l1+nonsaturating,l1+nonsaturating+z8,l1+nonsaturating+z8kl",
+                   help="bimodal variants (compare syntax; the first latent one is drawn)")
+    p.add_argument("--inject", default="input", choices=["input", "all"], help="where z enters G")
+    p.add_argument("--steps", type=int, default=1500, help="bimodal training steps (compare's default)")
+    p.add_argument("--pick", type=int, default=1, help="which held-out bimodal crop to draw")
+    p.add_argument("--digit-steps", type=int, default=1000)
+    p.add_argument("--digit-latent", default="l1+nonsaturating+z8")
+    p.add_argument("--photo-steps", type=int, default=2000)
+    p.add_argument("--photo-size", type=int, default=96)
+    p.add_argument("--photo", default="flower", help="the held-out photo to colour (default scikit-learn's flower)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args()
+    print(f"# {cpu_name()} ({platform.machine()}), {torch.get_num_threads()} threads, torch {torch.__version__}",
+          flush=True)
+    for part in args.parts.split(","):
+        {"bimodal": bimodal, "digits": digits, "photo": photo}[part](args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
