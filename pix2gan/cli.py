@@ -94,7 +94,7 @@ def _add_train(sub) -> None:
                                                   "encoder E and a code loss; colorize/predict --samples N then draw "
                                                   "N answers (default 0: one answer per input)")
     g.add_argument("--latent-inject", choices=["input", "all"], help="where z enters the U-Net: the input level "
-                                                                     "or every level (default input)")
+                                                                     "or every level (default all: measured better)")
     g.add_argument("--code-loss", choices=["adversarial", "kl"], help="keep E's codes like the prior: a code "
                                                                       "discriminator under --gan-loss (Alpha-GAN) or "
                                                                       "a KL term (BicycleGAN's cVAE-GAN) (default "

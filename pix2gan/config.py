@@ -42,7 +42,7 @@ class TrainConfig:
     dropout: float = 0.5
     # latent code (Alpha-GAN / BicycleGAN): several answers per input
     latent_dim: int = 0             # length Z of the code z ~ N(0, I) G takes next to the condition (0: one answer)
-    latent_inject: str = "input"    # where z enters the U-Net: input (outermost level) or all (every level)
+    latent_inject: str = "all"      # where z enters the U-Net: all (every level) or input (the outermost one)
     code_loss: str = "adversarial"  # how E's codes are kept like the prior: adversarial (code discriminator C) or kl
     code_weight: float | None = None  # weight of that term (default: 1 for adversarial, 0.01 for kl as BicycleGAN)
     latent_regression: float = 0.5  # weight of |E(cond, G(cond, z)) − z|₁, so G cannot ignore z (0: off)

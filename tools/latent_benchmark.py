@@ -169,7 +169,7 @@ def main() -> int:
     p.add_argument("--parts", default="bimodal,digits,photo")
     p.add_argument("--variants", default="l2,l1+nonsaturating,l1+nonsaturating+z8,l1+nonsaturating+z8kl",
                    help="bimodal variants (compare syntax; the first latent one is drawn)")
-    p.add_argument("--inject", default="input", choices=["input", "all"], help="where z enters G")
+    p.add_argument("--inject", default="all", choices=["input", "all"], help="where z enters G (default all)")
     p.add_argument("--steps", type=int, default=1500, help="bimodal training steps (compare's default)")
     p.add_argument("--pick", type=int, default=1, help="which held-out bimodal crop to draw")
     p.add_argument("--digit-steps", type=int, default=1000)
