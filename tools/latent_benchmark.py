@@ -101,7 +101,7 @@ def digits(args) -> None:
         predictor = FramePredictor.from_checkpoint(run / "checkpoint.pt", args.device)
         spreads, mean_psnr, best_psnr = [], [], []
         for c in range(contexts):
-            index = source.names.index(held[c])
+            index = held[c]  # holdout_split gives indices
             window = source.frames(index, 0, 5)  # (5, C, H, W) uint8: 4 context frames, then the truth
             frames = window[:4].transpose(0, 2, 3, 1)[..., 0]
             truth = torch.from_numpy(window[4:4 + 1].astype(np.float32) / 255)  # (1, 1, H, W)
