@@ -223,6 +223,15 @@ def _add_image_io(p, what: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _samples_of(model, samples: int, what: str) -> int:
+    """``--samples`` for ``model``: as asked when it has a latent code; else 1, said in one line."""
+    if samples > 1 and not model.latent_dim:
+        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
+              f"{what} per input; writing that one", file=sys.stderr)
+        return 1
+    return samples
+
+
 def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -> int:
     """Check INPUT/OUTPUT, then run ``load_model()(PIL image, seed=S) -> PIL image`` over them (and, given
     ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
@@ -234,10 +243,7 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
 
     pairs = plan(args.input, args.output, videos=VIDEO_SUFFIXES if video else frozenset())
     model = load_model()
-    if samples > 1 and not getattr(model, "latent_dim", 0):
-        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
-              f"answer per input; writing that one", file=sys.stderr)
-        samples = 1
+    samples = _samples_of(model, samples, "answer")
     seed = getattr(args, "seed", 0)
 
     def write(src: Path, tmp: Path, sample: int) -> None:
@@ -372,11 +378,7 @@ def cmd_predict(args) -> int:
     if args.output.resolve() == args.input.resolve() or args.input.resolve() in args.output.resolve().parents:
         raise Pix2GanError(f"{args.output}: the output folder must not be the input or inside it")
     predictor = FramePredictor.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
-    samples = args.samples
-    if samples > 1 and not predictor.latent_dim:
-        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
-              f"future per input; writing that one", file=sys.stderr)
-        samples = 1
+    samples = _samples_of(predictor, args.samples, "future")
     folders = [args.output] if samples == 1 else [args.output / f"sample_{i}" for i in range(samples)]
     for folder in folders:
         if (folder / "rollout.gif").exists() and not args.overwrite:

@@ -13,7 +13,7 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
-from pix2gan.nets.latent import prior_codes
+from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.tasks.colorize import ColorizeTask
 from pix2gan.train import generator_from_state, pick_device
@@ -69,16 +69,12 @@ class Colorizer:
         """Length of the model's latent code (0: one colouring per input)."""
         return getattr(self.G, "latent_dim", 0)
 
-    def code(self, seed: int = 0) -> torch.Tensor | None:
-        """The latent code ``(Z,)`` of colouring ``seed`` (a draw from the prior), None for a one-answer model."""
-        return prior_codes(1, self.latent_dim, seed)[0] if self.latent_dim else None
-
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
-                     z: torch.Tensor | None = None) -> np.ndarray:
+                     z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
         """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
-        ``smoother``: the video's running colour (see :class:`TemporalSmoother`); ``z`` ``(Z,)``: a latent model's
-        code (default: :meth:`code` 0)."""
+        ``smoother``: the video's running colour (see :class:`TemporalSmoother`); a latent model's colouring is
+        the code ``z`` ``(Z,)`` when given, else colouring ``seed``."""
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(x)
         h, w = light.shape[-2:]
@@ -87,11 +83,8 @@ class Colorizer:
         scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
         small = (max(1, round(h * scale)), max(1, round(w * scale)))
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
-        if self.latent_dim:
-            z = self.code(0) if z is None else torch.as_tensor(z, dtype=torch.float32)
-            ab = self.G(cond, z.view(1, -1).to(self.device)) * self.strength
-        else:
-            ab = self.G(cond) * self.strength
+        code = answer_codes(self.G, z, seed)
+        ab = (self.G(cond) if code is None else self.G(cond, code.to(self.device))) * self.strength
         if smoother is not None:
             ab = smoother(cond, ab)
         ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
@@ -99,7 +92,7 @@ class Colorizer:
 
     def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
         """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``."""
-        out = Image.fromarray(self.colorize_rgb(to_rgb_float(img), z=self._pick(z, seed)), "RGB")
+        out = Image.fromarray(self.colorize_rgb(to_rgb_float(img), z=z, seed=seed), "RGB")
         alpha = alpha_channel(img)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
@@ -110,9 +103,6 @@ class Colorizer:
         same)."""
         return [self(img, seed=seed + i) for i in range(n)]
 
-    def _pick(self, z, seed: int) -> torch.Tensor | None:
-        return (self.code(seed) if z is None else torch.as_tensor(z)) if self.latent_dim else None
-
     def colorize_video(self, src: Path, dst: Path, smoothing: float = SMOOTHING, crf: int = 18,
                        progress: bool = True, z: torch.Tensor | None = None, seed: int = 0) -> int:
         """Colorize every frame of the video ``src`` into ``dst`` (same frame count, size and rate; audio copied;
@@ -120,7 +110,7 @@ class Colorizer:
         own); a latent model colours every frame with the same code (``z``, or colouring ``seed``). Not atomic:
         give a temporary name. Returns the frame count."""
         smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
-        code = self._pick(z, seed)
+        code = answer_codes(self.G, z, seed)  # drawn once: every frame the same colouring
         return transcode(Path(src), Path(dst),
                          lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code),
                          crf=crf, progress=progress, desc=Path(src).name)

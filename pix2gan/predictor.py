@@ -10,7 +10,7 @@ from PIL import Image
 
 from pix2gan.data.sequences import open_sequences
 from pix2gan.errors import Pix2GanError
-from pix2gan.nets.latent import prior_codes
+from pix2gan.nets.latent import answer_codes
 from pix2gan.tasks.nextframe import NextFrameTask
 from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
@@ -68,16 +68,13 @@ class FramePredictor:
         if steps < 1:
             raise Pix2GanError(f"steps must be at least 1, got {steps}")
         arr = self._as_array(frames)
-        if self.latent_dim:
-            z = prior_codes(steps, self.latent_dim, seed) if z is None else torch.as_tensor(z, dtype=torch.float32)
-            if z.shape != (steps, self.latent_dim):
-                raise Pix2GanError(f"z must be ({steps}, {self.latent_dim}): one code per step, got {tuple(z.shape)}")
-            z = z.to(self.device)
+        codes = answer_codes(self.G, z, seed, count=steps)  # one code per step
         window = torch.from_numpy(arr[-self.task.context:]).permute(0, 3, 1, 2)[None].to(self.device)
         out = []
         for t in range(steps):  # each predicted frame, as pixels, joins the context of the next
             cond = self.task.cond(window)
-            nxt = self.task.to_pixels(cond, self.G(cond, z[t:t + 1]) if self.latent_dim else self.G(cond))
+            nxt = self.task.to_pixels(cond, self.G(cond) if codes is None else
+                                      self.G(cond, codes[t:t + 1].to(self.device)))
             window = torch.cat([window[:, 1:], nxt[:, None]], 1)
             out.append(nxt[0])
         pred = torch.stack(out).permute(0, 2, 3, 1).cpu().numpy()

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
-from pix2gan.nets.latent import prior_codes
+from pix2gan.nets.latent import answer_codes
 from pix2gan.tasks.paired import PairedTask
 from pix2gan.runtime import on_device
 from pix2gan.train import load_generator, pick_device
@@ -36,6 +36,11 @@ class Translator:
         G, cfg = load_generator(Path(path), task="paired", ema=ema)
         return cls(G, PairedTask.from_config(cfg), size, pick_device(device))
 
+    @property
+    def latent_dim(self) -> int:
+        """Length of the model's latent code (0: one answer per input)."""
+        return getattr(self.G, "latent_dim", 0)
+
     @torch.inference_mode()
     def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
         if self.size:
@@ -45,11 +50,7 @@ class Translator:
         rgb = Image.fromarray(to_rgb_uint8(img))
         arr = np.asarray(rgb.convert("L"))[..., None] if self.task.cond_channels == 1 else np.asarray(rgb)
         cond = self.task.cond(torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].to(self.device))
-        latent = getattr(self.G, "latent_dim", 0)
-        if latent:
-            z = prior_codes(1, latent, seed)[0] if z is None else torch.as_tensor(z, dtype=torch.float32)
-            out = self.G(cond, z.view(1, -1).to(self.device))
-        else:
-            out = self.G(cond)
+        code = answer_codes(self.G, z, seed)
+        out = self.G(cond) if code is None else self.G(cond, code.to(self.device))
         y = self.task.to_pixels(cond, out)[0].permute(1, 2, 0).cpu().numpy()
         return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")

@@ -13,6 +13,25 @@ def prior_codes(count: int, dim: int, seed: int) -> Tensor:
     return torch.randn(count, dim, generator=torch.Generator().manual_seed(seed))
 
 
+def answer_codes(G: nn.Module, z, seed: int, count: int = 1) -> Tensor | None:
+    """The codes a generator answers with, ``(count, Z)`` fp32: ``z`` when given (``(Z,)`` for one code), else
+    ``count`` prior draws of ``seed``; None for a generator without a latent code (both are ignored)."""
+    dim = getattr(G, "latent_dim", 0)
+    if not dim:
+        return None
+    if z is None:
+        return prior_codes(count, dim, seed)
+    code = torch.as_tensor(z, dtype=torch.float32)
+    if count == 1 and code.shape == (dim,):
+        code = code[None]
+    if code.shape != (count, dim):
+        from pix2gan.errors import Pix2GanError
+
+        raise Pix2GanError(f"z must be ({count}, {dim})" + (": one code per step" if count > 1 else "")
+                           + f", got {tuple(code.shape)}")
+    return code
+
+
 class Encoder(nn.Module):
     """E: ``(B, in_channels, H, W)`` (the target with its condition, in [-1, 1]) → ``(B, out_dim)``.
 
