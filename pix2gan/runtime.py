@@ -51,6 +51,22 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def cpu_description(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name and the vector flags that decide its speed, for benchmark headers: e.g. ``"Intel(R)
+    Xeon(R) Platinum 8488C (avx2, avx512f, avx512_bf16, amx_bf16; native bf16)"``."""
+    import platform
+
+    try:
+        text = cpuinfo.read_text()
+        model = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
+        flags = set(next(line for line in text.splitlines() if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return f"{platform.processor() or platform.machine()} ({'native' if cpu_has_native_bf16() else 'no'} bf16)"
+    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    return f"{model} ({', '.join(shown) or 'no AVX2'}; {bf16})"
+
+
 def cpu_budget(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
     """CPUs this process may really use: the affinity mask, capped by a cgroup v2 CPU quota (``cpu_max``)."""
     n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

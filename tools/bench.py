@@ -4,6 +4,7 @@
                                                # G forward at 128/256/512, colorizing a folder of 512² photos
     python tools/bench.py --device cuda --train-batch 16 --precision bf16
     python tools/bench.py --profile            # where a training step spends its time (as pix2gan train --profile)
+    python tools/bench.py --pix2pix ~/pytorch-CycleGAN-and-pix2pix   # adds pix2pix's own train.py, same nets
 
 Training ("ours") is pix2gan's Trainer step on builtin:photos: colorization, unet_256 (depth 8, ngf 64), 70×70
 PatchGAN (ndf 64), batch norm, L1 + non-saturating GAN, Adam. "plain" is the textbook pix2pix step written out
@@ -11,7 +12,15 @@ below with the same networks (per-tensor Adam, two D passes, nothing else). FLOP
 torch.utils.flop_counter on one step; times are medians over --iters steps after warm-up; each configuration runs in
 its own process so peak RSS is its own. "colorize folder" is `pix2gan colorize`'s own code path (plan, read, Lab,
 G, atomic PNG) over --colorize-images different gray 512² JPEGs cut from scikit-image's photos, compared with the
-bare G-forward rate measured in the same process.
+bare G-forward rate measured in the same process. "quickstart" is the README's training command's setting (64²
+crops, batch 16, widths 32, depth 6). On a CPU with native bf16 (AVX512-BF16 or AMX) an fp32 run adds the bf16 rows.
+
+``--pix2pix PATH`` runs pix2pix's own ``train.py`` from a checkout of junyanz/pytorch-CycleGAN-and-pix2pix (or a
+fork; it needs its requirement ``dominate``): ``--model colorization --batch_size 1 --num_threads 0 --print_freq 1
+--gpu_ids -1`` on the same photos, colour JPEGs cut from scikit-image's photos (its default 286 → 256 random crop),
+reading the compute time per iteration it prints (its ``time:``, which leaves out data loading). Its networks are
+ours at the same setting (unet_256 ngf 64, 70×70 PatchGAN, batch norm, vanilla GAN + 100·L1, Adam), so its FLOPs
+are the plain step's. The targets at the end are ratios from this one run.
 """
 
 from __future__ import annotations
@@ -50,6 +59,11 @@ def sync(device):
         torch.cuda.synchronize()
 
 
+def child_peak_rss_mb() -> float:
+    """Peak RSS of the largest child process waited for so far (MB)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -65,13 +79,19 @@ def timed(fn, iters: int, device) -> list[float]:
     return times
 
 
-def make_trainer(args, profile: bool = False, size: int | None = None):
+def make_trainer(args, profile: bool = False, size: int | None = None, precision: str | None = None,
+                 quickstart: bool = False):
+    """pix2gan's Trainer at the unet_256 setting, or (``quickstart``) at the README train command's setting."""
     from pix2gan.config import TrainConfig
     from pix2gan.train import Trainer
 
-    cfg = TrainConfig(data="builtin:photos", size=size or args.train_size, load_scale=1.0, batch_size=args.train_batch,
-                      depth=8, ngf=64, ndf=64, d_layers=3, steps=10**9, device=args.device,
-                      precision=args.precision, log_every=10**9, sample_every=10**9, checkpoint_every=10**9)
+    quiet = dict(steps=10**9, device=args.device, precision=precision or args.precision, log_every=10**9,
+                 sample_every=10**9, checkpoint_every=10**9)
+    if quickstart:
+        cfg = TrainConfig(data="builtin:photos", ngf=32, ndf=32, batch_size=16, **quiet)
+    else:
+        cfg = TrainConfig(data="builtin:photos", size=size or args.train_size, load_scale=1.0,
+                          batch_size=args.train_batch, depth=8, ngf=64, ndf=64, d_layers=3, **quiet)
     return Trainer(cfg, "/tmp/pix2gan-bench", progress=False, profile=profile)
 
 
@@ -134,6 +154,44 @@ def make_photos(folder: Path, n: int, size: int) -> None:
         tile.save(folder / f"{i:05d}.jpg", quality=90)
 
 
+def pix2pix_times(args) -> list[float]:
+    """pix2pix's own train.py from the checkout at ``args.pix2pix``: its printed compute time of each iteration,
+    the first two (warm-up) left out."""
+    import re
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    train_py = Path(args.pix2pix).expanduser() / "train.py"
+    if not train_py.is_file():
+        raise SystemExit(f"--pix2pix {args.pix2pix}: no train.py there (a checkout of pytorch-CycleGAN-and-pix2pix)")
+    n = args.iters + 2
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "photos" / "train"
+        folder.mkdir(parents=True)
+        rng = np.random.default_rng(0)
+        photos = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in ("astronaut", "chelsea",
+                                                                                     "coffee", "rocket")]
+        for i in range(n):
+            img = photos[i % len(photos)]
+            side = int(min(img.size) * rng.uniform(0.6, 1.0))
+            x, y = rng.integers(0, img.width - side + 1), rng.integers(0, img.height - side + 1)
+            img.crop((x, y, x + side, y + side)).resize((286, 286)).save(folder / f"{i:04d}.jpg", quality=95)
+        cmd = [sys.executable, str(train_py), "--dataroot", str(Path(tmp) / "photos"), "--name", "bench",
+               "--model", "colorization", "--batch_size", "1", "--num_threads", "0", "--print_freq", "1",
+               "--gpu_ids", "-1" if args.device == "cpu" else "0", "--display_id", "0", "--display_freq", "1000000",
+               "--n_epochs", "1", "--n_epochs_decay", "0", "--save_epoch_freq", "1000000",
+               "--save_latest_freq", "1000000", "--checkpoints_dir", str(Path(tmp) / "checkpoints")]
+        r = subprocess.run(cmd, capture_output=True, text=True, cwd=train_py.parent)
+    times = [float(t) for t in re.findall(r"iters: \d+, time: ([0-9.]+)", r.stdout)]
+    if r.returncode != 0 or len(times) < n:
+        tail = (r.stderr.strip() or r.stdout.strip()).splitlines()[-1:] or [f"exit {r.returncode}"]
+        raise SystemExit(f"pix2pix's train.py failed: {tail[0]}")
+    return times[2:]
+
+
 def flops_and_times(fn, iters: int, device) -> tuple[int, list[float]]:
     """One warm-up call, one call under the FLOP counter, then ``iters`` timed calls."""
     fn()
@@ -183,29 +241,40 @@ def colorize_folder(args, device) -> dict:
                           f"{rss[0]:.0f} MB after {n // 10} images, {rss[1]:.0f} MB after {n}")
 
 
+def parse_job(job: str, args) -> tuple[str, int, str]:
+    """'ours[:SIZE[:PRECISION]]', 'quickstart[::PRECISION]', 'plain', 'pix2pix', 'infer:SIZE', 'colorize' →
+    (what, size, precision); pix2gan's training rows run in --precision unless the job names one."""
+    what, size, precision = (job.split(":") + ["", ""])[:3]
+    size = int(size) if size else (64 if what == "quickstart" else args.train_size)
+    return what, size, precision or (args.precision if what in ("ours", "quickstart") else "fp32")
+
+
 def run_one(args) -> dict:
-    """One measurement in this process: 'ours[:SIZE]', 'plain', 'infer:SIZE' or 'colorize'; the matmul peak is
+    """One measurement in this process (a job of :func:`parse_job`); the matmul peak in the job's precision is
     measured before and after it, the higher kept."""
     torch.manual_seed(0)
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
-    # pix2gan's training runs in --precision: its rows are measured against that precision's matmul peak
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision] \
-        if args.only.startswith("ours") else torch.float32
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[parse_job(args.only, args)[2]]
     before = matmul_peak(device, dtype=dtype)
     result = measure(args, device)
     result["peak_gflops"] = max(before, matmul_peak(device, dtype=dtype))
-    result["pct"] = 100 * result["gflops"] / result["peak_gflops"]
+    result["pct"] = 100 * result["gflops"] / result["peak_gflops"] if result["gflops"] else float("nan")
     return result
 
 
 def measure(args, device) -> dict:
     if args.only == "colorize":
         return colorize_folder(args, device)
-    what, _, size = args.only.partition(":")
-    size = int(size or args.train_size)
-    if what in ("ours", "plain"):
-        step = make_trainer(args, size=size).train_step if what == "ours" else plain_step_fn(args, size, device)
-        return make_row(f"train {what}", size, args.train_batch, *flops_and_times(step, args.iters, device))
+    what, size, precision = parse_job(args.only, args)
+    if what == "pix2pix":  # FLOPs: the plain step's (the same networks and losses), filled in by main
+        return make_row("train pix2pix train.py", size, 1, 0, pix2pix_times(args), rss_mb=child_peak_rss_mb())
+    if what in ("ours", "quickstart"):
+        trainer = make_trainer(args, size=size, precision=precision, quickstart=what == "quickstart")
+        label = f"train {what}" + (f" {precision}" if precision != "fp32" else "")
+        return make_row(label, size, trainer.cfg.batch_size, *flops_and_times(trainer.train_step, args.iters, device))
+    if what == "plain":
+        step = plain_step_fn(args, size, device)
+        return make_row("train plain", size, args.train_batch, *flops_and_times(step, args.iters, device))
     from pix2gan.nets import UNet
     from pix2gan.runtime import on_device
 
@@ -245,6 +314,7 @@ def main() -> int:
     p.add_argument("--colorize-images", type=int, default=200, help="photos in the colorize-folder run (0: skip)")
     p.add_argument("--colorize-size", type=int, default=512)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--pix2pix", metavar="PATH", help="a checkout of pytorch-CycleGAN-and-pix2pix: adds its train.py")
     p.add_argument("--only", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.profile:
@@ -253,12 +323,18 @@ def main() -> int:
     if args.only:
         print(json.dumps(run_one(args)))
         return 0
-    print(f"# {platform.machine()} {platform.processor()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"device {args.device}" + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""))
+    from pix2gan.runtime import cpu_description, cpu_has_native_bf16
+
+    print(f"# {cpu_description()} ({platform.machine()}), {torch.get_num_threads()} threads, torch "
+          f"{torch.__version__}, device {args.device}"
+          + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""))
     print("| what | size | batch | s/iter (min–max) | img/s | GFLOP/iter | GFLOP/s | % of matmul peak | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|")
     sizes = [int(s) for s in args.sizes.split(",")]
-    jobs = ["ours", "plain"] + [f"ours:{s}" for s in sizes if s != args.train_size] + [f"infer:{s}" for s in sizes]
+    bf16_rows = args.device == "cpu" and args.precision == "fp32" and cpu_has_native_bf16()
+    jobs = ["ours", "plain"] + (["pix2pix"] if args.pix2pix else []) + (["ours::bf16"] if bf16_rows else [])
+    jobs += ["quickstart"] + (["quickstart::bf16"] if bf16_rows else [])
+    jobs += [f"ours:{s}" for s in sizes if s != args.train_size] + [f"infer:{s}" for s in sizes]
     jobs += ["colorize"] if args.colorize_images > 0 else []
     rows = {}
     for job in jobs:
@@ -268,14 +344,16 @@ def main() -> int:
             print(f"| {job} | failed: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode} |")
             continue
         row = rows[job] = json.loads(r.stdout.strip().splitlines()[-1])
+        if job == "pix2pix" and "plain" in rows:  # the same networks and losses: the plain step's FLOPs
+            row["gflop"] = rows["plain"]["gflop"]
+            row["gflops"] = row["gflop"] / row["sec"]
+            row["pct"] = 100 * row["gflops"] / row["peak_gflops"]
         print(f"| {row['what']} | {row['size']}² | {row['batch']} | {row['sec']:.3f} ({row['spread']}) | "
               f"{row['img_s']:.2f} | {row['gflop']:.1f} | {row['gflops']:.1f} | {row['pct']:.0f}% "
               f"(peak {row['peak_gflops']:.0f}) | {row['rss_mb']:.0f} |", flush=True)
     for row in rows.values():
         if "extra" in row:
             print(f"\n{row['what']}: {row['extra']}")
-    if "ours" in rows and "plain" in rows:
-        print(f"\ntraining speed-up over the plain step: {rows['plain']['sec'] / rows['ours']['sec']:.2f}×")
     train = {s: rows.get("ours" if s == args.train_size else f"ours:{s}") for s in sizes}
     infer = {s: rows.get(f"infer:{s}") for s in sizes}
     for label, by_size in (("training step", train), ("G forward", infer)):  # linear in pixels: 4.00× per doubling
@@ -283,7 +361,41 @@ def main() -> int:
                   if by_size[a] and by_size[b]]
         if ratios:
             print(f"{label} time per doubling of the side (4× the pixels): " + ", ".join(ratios))
+    print("\ntargets (ratios within this run):")
+    for line in target_lines(rows, args, sizes):
+        print("  " + line)
     return 0
+
+
+def target_lines(rows: dict, args, sizes: list[int]) -> list[str]:
+    """The issue's targets, each with its measured figure and met / missed."""
+    def verdict(value, target):
+        return f"{'met' if value >= target else 'MISSED'} (target ≥ {target:g})"
+
+    lines = []
+    ours, bf16 = rows.get("ours"), rows.get("ours::bf16")
+    for base_job, name in (("plain", "the plain step"), ("pix2pix", "pix2pix's train.py")):
+        base = rows.get(base_job)
+        if not base:
+            continue
+        target = 1.6 if base_job == "pix2pix" else 0.0
+        if ours:
+            speedup = base["sec"] / ours["sec"]
+            lines.append(f"{args.train_size}² batch {args.train_batch} training, {args.precision}: {speedup:.2f}× "
+                         f"{name}" + (f" — {verdict(speedup, target)}" if target else ""))
+        if bf16:
+            speedup = base["sec"] / bf16["sec"]
+            lines.append(f"{args.train_size}² batch {args.train_batch} training, bf16: {speedup:.2f}× {name} (fp32)"
+                         + (f" — {verdict(speedup, 2.2)}" if target else ""))
+    for job, name in (("ours:128", "training 128² batch 1"), ("quickstart", "training, quickstart setting"),
+                      ("quickstart::bf16", "training, quickstart setting, bf16"),
+                      ("infer:128", "G forward 128²")):
+        if rows.get(job):
+            pct = rows[job]["pct"]
+            lines.append(f"{name}: {pct:.0f}% of the matmul peak — {verdict(pct, 60)}")
+    if rows.get("colorize"):
+        lines.append(f"colorize folder: {rows['colorize']['extra']}")
+    return lines
 
 
 if __name__ == "__main__":

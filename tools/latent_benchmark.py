@@ -37,9 +37,10 @@ from pix2gan.data import open_source
 from pix2gan.data.source import holdout_split
 from pix2gan.metrics import psnr, sample_spread
 from pix2gan.predictor import FramePredictor
+from pix2gan.runtime import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_default_colorizer import cpu_name, gather_photos, shrink, write_crops  # noqa: E402
+from train_default_colorizer import gather_photos, shrink, write_crops  # noqa: E402
 
 COLUMNS = ["hue_hit_rate", "hue_hit_min", "coverage", "shape_chroma_ratio", "psnr", "best_psnr", "sample_spread"]
 HEADER = {"hue_hit_rate": "hue-hit (mean of 8)", "hue_hit_min": "hue-hit (worst sample)",
@@ -181,7 +182,7 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
-    print(f"# {cpu_name()} ({platform.machine()}), {torch.get_num_threads()} threads, torch {torch.__version__}",
+    print(f"# {cpu_description()} ({platform.machine()}), {torch.get_num_threads()} threads, torch {torch.__version__}",
           flush=True)
     for part in args.parts.split(","):
         {"bimodal": bimodal, "digits": digits, "photo": photo}[part](args)

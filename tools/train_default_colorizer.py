@@ -20,9 +20,7 @@ import argparse
 import dataclasses
 import io
 import json
-import platform
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from pix2gan.checkpoint import FORMAT, VERSION, atomic_write_bytes, load_checkpo
 from pix2gan.colorizer import Colorizer
 from pix2gan.compare import parse_variant, train_variants
 from pix2gan.config import TrainConfig
+from pix2gan.runtime import cpu_description
 from pix2gan.data.photos import is_gray, skimage_photos, to_chw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,7 +167,7 @@ def main() -> int:
     train = [ph for ph in used if ph.source not in held_sources]
     held = [ph for ph in used if ph.source in held_sources]
     data, val = args.out / "data" / "train", args.out / "data" / "heldout"
-    print(f"# {cpu_name()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"# {cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     listing = data_listing(photos, missing, held_sources)
     print(listing)
     rng = np.random.default_rng(args.seed)
@@ -418,7 +417,7 @@ least colour error (ΔE2000) on the held-out photos: **{card.choice}**
 ## How it was made
 
 `python tools/train_default_colorizer.py --previous prev.pt` (prev.pt: the file this one replaced, `git show
-3259cd1:pix2gan/weights/default_colorizer.pt > prev.pt`), {cpu_name()}, torch {torch.__version__}:
+3259cd1:pix2gan/weights/default_colorizer.pt > prev.pt`), {cpu_description()}, torch {torch.__version__}:
 {minutes.get("l1+nonsaturating", float("nan")):.0f} min for this model and {minutes.get("l2", float("nan")):.0f} min
 for its L2 twin (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this card again from the trained runs.
 
@@ -462,17 +461,6 @@ def data_listing(photos: list[Photo], missing: list[str], held_sources: set[str]
         lines.append(line + (f"; left out: {', '.join(left)}" if left else ""))
     lines += [f"- not found, not used: {m}" for m in missing]
     return "\n".join(lines)
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-        flags = next((line for line in out.splitlines() if line.startswith("Flags")), "")
-        extra = [f for f in ("avx512f", "amx_bf16") if f" {f}" in flags]
-        return f"{model} ({', '.join(extra) or 'no AVX-512'})"
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":
