@@ -148,14 +148,15 @@ def photo(args) -> None:
                       lr_schedule="linear", ema_half_life=2000, d_augment="translation,cutout",
                       latent_dim=8, latent_inject=args.inject, sample_every=500, checkpoint_every=250)
     t0 = time.perf_counter()
-    run = train_variants(cfg, [parse_variant("l1+nonsaturating+z8")], args.out / "photo")["l1+nonsaturating+z8"]
+    run = train_variants(cfg, [parse_variant("l1+nonsaturating+z8")], args.out / "photo",
+                         progress=not args.quiet)["l1+nonsaturating+z8"]
     print(f"\nlatent colorizer on {len(train)} offline photos, {args.photo_steps} steps "
           f"({(time.perf_counter() - t0) / 60:.0f} min)")
     colorizer = Colorizer.from_checkpoint(run / "checkpoint.pt", args.device, size=192)
     target = next(ph for ph in held if ph.name == args.photo)
     gray = shrink(target.image, 192).convert("L").convert("RGB")
-    panels = [np.asarray(gray), *(np.asarray(colorizer(gray, seed=s)) for s in range(5)),
-              np.asarray(shrink(target.image, 192))]
+    panels = [np.array(gray), *(np.array(colorizer(gray, seed=s)) for s in range(5)),
+              np.array(shrink(target.image, 192))]
     strip = np.concatenate([np.pad(p, ((0, 0), (0, 4), (0, 0)), constant_values=255) for p in panels], 1)
     save_image_atomic(Image.fromarray(strip), args.out / "photo_samples.png")
     spread = sample_spread(torch.stack([torch.from_numpy(p).permute(2, 0, 1)[None].float() / 255
