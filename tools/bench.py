@@ -5,6 +5,7 @@
     python tools/bench.py --device cuda --train-batch 16 --precision bf16
     python tools/bench.py --profile            # where a training step spends its time (as pix2gan train --profile)
     python tools/bench.py --pix2pix ~/pytorch-CycleGAN-and-pix2pix   # adds pix2pix's own train.py, same nets
+    python tools/bench.py --layers             # each convolution of G and D alone: forward, backward, fp32, bf16
     python tools/bench.py --repeat 3           # the compared 256² rows in 3 interleaved rounds (a noisy machine)
 
 Training ("ours") is pix2gan's Trainer step on builtin:photos: colorization, unet_256 (depth 8, ngf 64), 70×70
@@ -316,6 +317,56 @@ def profile(args) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
+def layers(args) -> None:
+    """Every convolution of G (unet_256) and D (70×70 PatchGAN) at --train-size, batch --train-batch, on its own:
+    forward and backward (input gradient where the network needs it, weight gradient) in fp32 and under bf16
+    autocast; medians of --iters calls after 3 warm-up calls."""
+    from torch import nn
+
+    from pix2gan.runtime import tune_cpu
+
+    tune_cpu()
+    torch.manual_seed(0)
+    size, batch, depth, ngf = args.train_size, args.train_batch, 8, 64
+    width = [ngf * min(2 ** i, 8) for i in range(depth)]
+    convs = []  # (name, layer, input, needs its input gradient)
+    for level in range(depth - 1, -1, -1):  # innermost first
+        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
+        up_in, up_out = c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in
+        convs.append((f"G down {level}", nn.Conv2d(c_in, c_out, 4, 2, 1), (c_in, side), level > 0))
+        convs.append((f"G up {level}", nn.ConvTranspose2d(up_in, up_out, 4, 2, 1), (up_in, side // 2), True))
+    side = size
+    for i, (c_in, c_out, stride) in enumerate([(3, 64, 2), (64, 128, 2), (128, 256, 2), (256, 512, 1), (512, 1, 1)]):
+        convs.append((f"D conv {i}", nn.Conv2d(c_in, c_out, 4, stride, 1), (c_in, side), i > 0))
+        side = (side + 2 - 4) // stride + 1
+
+    def fwd_bwd(layer, x, bf16):
+        fwd, bwd = [], []
+        for i in range(args.iters + 3):
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            t0 = time.perf_counter()
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                y = layer(x)
+            t1 = time.perf_counter()
+            y.float().sum().backward()
+            if i >= 3:
+                fwd.append(t1 - t0)
+                bwd.append(time.perf_counter() - t1)
+        return 1e3 * statistics.median(fwd), 1e3 * statistics.median(bwd)
+
+    print(f"{size}², batch {batch}: ms per call, each layer alone")
+    print("| layer | input | fp32 forward | fp32 backward | bf16 forward | bf16 backward |")
+    print("|---|---|---|---|---|---|")
+    total = [0.0] * 4
+    for name, layer, (c, side), grad in convs:
+        x = torch.randn(batch, c, side, side).requires_grad_(grad)
+        times = fwd_bwd(layer, x, False) + fwd_bwd(layer, x, True)
+        total = [a + b for a, b in zip(total, times)]
+        print(f"| {name} | {c}×{side}² | " + " | ".join(f"{t:.2f}" for t in times) + " |", flush=True)
+    print("| all | | " + " | ".join(f"{t:.1f}" for t in total) + " |")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -327,6 +378,7 @@ def main() -> int:
     p.add_argument("--colorize-images", type=int, default=200, help="photos in the colorize-folder run (0: skip)")
     p.add_argument("--colorize-size", type=int, default=512)
     p.add_argument("--profile", action="store_true")
+    p.add_argument("--layers", action="store_true", help="each convolution of G and D alone, fp32 and bf16")
     p.add_argument("--repeat", type=int, default=1, help="rounds of the compared 256² rows (ours, plain, pix2pix, "
                    "bf16), interleaved; each row is its median round")
     p.add_argument("--pix2pix", metavar="PATH", help="a checkout of pytorch-CycleGAN-and-pix2pix: adds its train.py")
@@ -334,6 +386,9 @@ def main() -> int:
     args = p.parse_args()
     if args.profile:
         profile(args)
+        return 0
+    if args.layers:
+        layers(args)
         return 0
     if args.only:
         print(json.dumps(run_one(args)))

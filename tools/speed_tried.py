@@ -1,0 +1,214 @@
+"""The speed ideas measured and not kept, each against what pix2gan does, so anyone can re-check them on their CPU.
+
+    python tools/speed_tried.py                     # all five, fp32 (about 3 minutes on 2 cores)
+    python tools/speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
+    python tools/speed_tried.py --only compile      # one of: channels_last, compile, subpixel, small_matmul, d_batch
+
+- ``channels_last``: G and D in channels-last memory format; a training step (256² unet_256, batch 1).
+- ``compile``: ``torch.compile`` of G and D; its compile time (the first 3 steps), its step, and the break-even step.
+- ``subpixel``: every 4×4 stride-2 transposed convolution of unet_256 as one 2×2 convolution (4·Cout outputs, the
+  same weights re-laid out) + interleaving, forward and backward, summed over the up path.
+- ``small_matmul``: the down and up layers next to the bottleneck as ``unfold`` + one matmul (and matmul + ``fold``),
+  with the weight in its own layout, layer by layer.
+- ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
+  batch norm), forward and backward.
+
+Each alternative is checked to compute the same function (float64, on a small input) before it is timed. Times are
+medians of --iters calls after 3 warm-up calls, in one process, alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import make_trainer  # noqa: E402
+
+from pix2gan.nets import PatchDiscriminator  # noqa: E402
+from pix2gan.runtime import cpu_description, tune_cpu  # noqa: E402
+
+
+def median_ms(fn, iters: int) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * statistics.median(times)
+
+
+def trainer(args):
+    return make_trainer(argparse.Namespace(train_size=256, train_batch=1, device="cpu", precision=args.precision))
+
+
+def channels_last(args) -> str:
+    base = median_ms(trainer(args).train_step, args.iters)
+    t = trainer(args)
+    t.G.to(memory_format=torch.channels_last)
+    t.D.to(memory_format=torch.channels_last)
+    alt = median_ms(t.train_step, args.iters)
+    return f"channels_last: {alt:.0f} ms per step against {base:.0f} ms ({base / alt:.2f}×)"
+
+
+def compiled(args) -> str:
+    base = median_ms(trainer(args).train_step, args.iters)
+    t = trainer(args)
+    start = time.perf_counter()
+    t.G.compile()
+    t.D.compile()
+    for _ in range(3):
+        t.train_step()
+    compile_s = time.perf_counter() - start
+    alt = median_ms(t.train_step, args.iters)
+    even = f"break-even after {compile_s / ((base - alt) / 1e3):.0f} steps" if alt < base else "never breaks even"
+    return (f"torch.compile: {alt:.0f} ms per step against {base:.0f} ms ({base / alt:.2f}×) after {compile_s:.0f} s "
+            f"of compiling and the first 3 steps; {even}")
+
+
+def _phase_taps() -> torch.Tensor:
+    """taps[a][r]: the 4×4 kernel row feeding output phase ``a`` from the 2×2 window's row ``r`` (input row
+    i − 1 + a + r for output row 2i + a, padding 1)."""
+    return torch.tensor([[3, 1], [2, 0]])
+
+
+def subpixel_weight(w: torch.Tensor) -> torch.Tensor:
+    """(Cin, Cout, 4, 4) transposed-convolution weight → (4·Cout, Cin, 2, 2), output groups ordered by phase."""
+    taps = _phase_taps()
+    cin, cout = w.shape[:2]
+    wk = w[:, :, taps[:, None, :, None], taps[None, :, None, :]]  # (Cin, Cout, a, b, r, s)
+    return wk.permute(2, 3, 1, 0, 4, 5).reshape(4 * cout, cin, 2, 2)
+
+
+def subpixel_up(x: torch.Tensor, w4: torch.Tensor) -> torch.Tensor:
+    """``conv_transpose2d(x, w, stride=2, padding=1)`` as one 2×2 convolution and interleaving of the 4 phases."""
+    b, _, h, w = x.shape
+    cout = w4.shape[0] // 4
+    y = F.conv2d(F.pad(x, (1, 1, 1, 1)), w4).view(b, 2, 2, cout, h + 1, w + 1)
+    phases = [torch.stack([y[:, a, c, :, a:a + h, c:c + w] for c in range(2)], -1) for a in range(2)]
+    return torch.stack(phases, -3).reshape(b, cout, 2 * h, 2 * w)
+
+
+def matmul_down(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    b, _, h, wd = x.shape
+    return (w.flatten(1) @ F.unfold(x, 4, padding=1, stride=2)).view(b, w.shape[0], h // 2, wd // 2)
+
+
+def matmul_up(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    b, _, h, wd = x.shape
+    cols = x.flatten(2).transpose(1, 2) @ w.flatten(1)
+    return F.fold(cols.transpose(1, 2), (2 * h, 2 * wd), 4, padding=1, stride=2)
+
+
+def unet_layers(depth: int = 8, ngf: int = 64, size: int = 256):
+    """(name, kind, in channels, out channels, input side) of unet_256's 4×4 stride-2 layers, innermost first."""
+    width = [ngf * min(2 ** i, 8) for i in range(depth)]
+    for level in range(depth - 1, -1, -1):
+        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
+        yield f"down {level}", "down", c_in, c_out, side
+        yield f"up {level}", "up", c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in, side // 2
+
+
+def layer_ms(fn, x: torch.Tensor, w: torch.Tensor, bf16: bool, iters: int) -> float:
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+
+    def step():
+        w.grad = x.grad = None
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            y = fn(x, w)
+        y.float().sum().backward()
+    return median_ms(step, iters)
+
+
+def check_same(fn, ref, x: torch.Tensor, w: torch.Tensor) -> None:
+    err = (fn(x.double(), w.double()) - ref(x.double(), w.double())).abs().max().item()
+    assert err < 1e-9, f"not the same function: max difference {err}"
+
+
+def subpixel(args) -> str:
+    ref = lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1)  # noqa: E731
+    alt = lambda x, w4: subpixel_up(x, w4)  # noqa: E731
+    check_same(lambda x, w: subpixel_up(x, subpixel_weight(w)), ref, torch.randn(2, 6, 5, 7), torch.randn(6, 3, 4, 4))
+    total = [0.0, 0.0]
+    for _, kind, c_in, c_out, side in unet_layers():
+        if kind != "up":
+            continue
+        x, w = torch.randn(1, c_in, side, side), 0.02 * torch.randn(c_in, c_out, 4, 4)
+        total[0] += layer_ms(ref, x, w, args.precision == "bf16", args.iters)
+        total[1] += layer_ms(alt, x, subpixel_weight(w), args.precision == "bf16", args.iters)
+    return (f"sub-pixel transposed convolutions: the up path {total[1]:.0f} ms against {total[0]:.0f} ms "
+            f"({total[0] / total[1]:.2f}×; forward + backward, batch 1, 256²)")
+
+
+def small_matmul(args) -> str:
+    refs = {"down": lambda x, w: F.conv2d(x, w, stride=2, padding=1),
+            "up": lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1)}
+    alts = {"down": matmul_down, "up": matmul_up}
+    check_same(matmul_down, refs["down"], torch.randn(2, 6, 6, 8), torch.randn(3, 6, 4, 4))
+    check_same(matmul_up, refs["up"], torch.randn(2, 6, 3, 5), torch.randn(6, 3, 4, 4))
+    parts = []
+    for name, kind, c_in, c_out, side in unet_layers():
+        positions = (side // 2) ** 2 if kind == "down" else side ** 2
+        if positions > 16:
+            continue
+        x = torch.randn(1, c_in, side, side)
+        w = 0.02 * (torch.randn(c_out, c_in, 4, 4) if kind == "down" else torch.randn(c_in, c_out, 4, 4))
+        a = layer_ms(refs[kind], x, w, args.precision == "bf16", args.iters)
+        b = layer_ms(alts[kind], x, w, args.precision == "bf16", args.iters)
+        parts.append(f"{name} ({positions} px) {a:.1f} → {b:.1f} ms")
+    return "matmul for the smallest maps (oneDNN → matmul, forward + backward): " + "; ".join(parts)
+
+
+def d_batch(args) -> str:
+    parts = []
+    for batch, size in ((1, 256), (16, 64)):
+        D = PatchDiscriminator(3, 64, 3, norm="instance")
+        real, fake = torch.randn(batch, 3, size, size), torch.randn(batch, 3, size, size)
+        with torch.no_grad():
+            torch.testing.assert_close(D(torch.cat([real, fake])), torch.cat([D(real), D(fake)]))
+
+        def two():
+            with torch.autocast("cpu", torch.bfloat16, enabled=args.precision == "bf16"):
+                loss = D(real).float().sum() + D(fake).float().sum()
+            loss.backward()
+
+        def one():
+            with torch.autocast("cpu", torch.bfloat16, enabled=args.precision == "bf16"):
+                loss = D(torch.cat([real, fake])).float().sum()
+            loss.backward()
+        a, b = median_ms(two, args.iters), median_ms(one, args.iters)
+        parts.append(f"{size}² batch {batch}: {a:.0f} → {b:.0f} ms ({a / b:.2f}×)")
+    return "D on real and fake as one batch (instance norm, forward + backward): " + "; ".join(parts)
+
+
+TRIED = {"channels_last": channels_last, "compile": compiled, "subpixel": subpixel, "small_matmul": small_matmul,
+         "d_batch": d_batch}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    p.add_argument("--iters", type=int, default=12)
+    p.add_argument("--only", default=",".join(TRIED), help="comma-separated: " + ", ".join(TRIED))
+    args = p.parse_args()
+    tune_cpu()
+    torch.manual_seed(0)
+    print(f"# {cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}, {args.precision}",
+          flush=True)
+    for name in args.only.split(","):
+        if name not in TRIED:
+            p.error(f"--only: unknown {name!r} (one of {', '.join(TRIED)})")
+        print(TRIED[name](args), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
