@@ -69,3 +69,17 @@ def test_train_profile_prints_where_the_time_went(tmp_path, photo_dir, capsys):
     assert "time per step over 3 steps (after 1 warm-up)" in out
     for phase in ("data", "G forward", "D forward", "D backward", "G backward", "optimizer"):
         assert f"| {phase} |" in out, phase
+
+
+def test_cpu_description_names_the_model_and_the_flags_that_decide_speed(tmp_path):
+    from pix2gan.runtime import cpu_description, cpu_has_native_bf16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Example CPU 9000\n"
+                    "flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16\n")
+    text = cpu_description(info)
+    assert text.startswith("Example CPU 9000 (avx2, avx512f, avx512_bf16, amx_bf16; ")
+    assert text.endswith("native bf16)") and ("no native" in text) != cpu_has_native_bf16()
+    info.write_text("processor\t: 0\nmodel name\t: Old CPU\nflags\t\t: fpu sse2\n")
+    assert cpu_description(info).startswith("Old CPU (no AVX2; ")
+    assert cpu_description(tmp_path / "missing").endswith("bf16)")  # no cpuinfo: the platform's name
