@@ -317,6 +317,16 @@ def profile(args) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
+def unet_layers(depth: int = 8, ngf: int = 64, size: int = 256):
+    """(name, "down" | "up", in channels, out channels, input side) of a U-Net's 4×4 stride-2 layers (pix2gan's
+    UNet, 2 output channels), innermost level first."""
+    width = [ngf * min(2 ** i, 8) for i in range(depth)]
+    for level in range(depth - 1, -1, -1):
+        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
+        yield f"down {level}", "down", c_in, c_out, side
+        yield f"up {level}", "up", c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in, side // 2
+
+
 def layers(args) -> None:
     """Every convolution of G (unet_256) and D (70×70 PatchGAN) at --train-size, batch --train-batch, on its own:
     forward and backward (input gradient where the network needs it, weight gradient) in fp32 and under bf16
@@ -327,14 +337,11 @@ def layers(args) -> None:
 
     tune_cpu()
     torch.manual_seed(0)
-    size, batch, depth, ngf = args.train_size, args.train_batch, 8, 64
-    width = [ngf * min(2 ** i, 8) for i in range(depth)]
-    convs = []  # (name, layer, input, needs its input gradient)
-    for level in range(depth - 1, -1, -1):  # innermost first
-        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
-        up_in, up_out = c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in
-        convs.append((f"G down {level}", nn.Conv2d(c_in, c_out, 4, 2, 1), (c_in, side), level > 0))
-        convs.append((f"G up {level}", nn.ConvTranspose2d(up_in, up_out, 4, 2, 1), (up_in, side // 2), True))
+    size, batch = args.train_size, args.train_batch
+    convs = []  # (name, layer, (input channels, input side), needs its input gradient)
+    for name, kind, c_in, c_out, side in unet_layers(size=size):
+        layer = nn.Conv2d(c_in, c_out, 4, 2, 1) if kind == "down" else nn.ConvTranspose2d(c_in, c_out, 4, 2, 1)
+        convs.append((f"G {name}", layer, (c_in, side), name != "down 0"))
     side = size
     for i, (c_in, c_out, stride) in enumerate([(3, 64, 2), (64, 128, 2), (128, 256, 2), (256, 512, 1), (512, 1, 1)]):
         convs.append((f"D conv {i}", nn.Conv2d(c_in, c_out, 4, stride, 1), (c_in, side), i > 0))

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import make_trainer  # noqa: E402
+from bench import make_trainer, unet_layers  # noqa: E402
 
 from pix2gan.nets import PatchDiscriminator  # noqa: E402
 from pix2gan.runtime import cpu_description, tune_cpu  # noqa: E402
@@ -106,15 +106,6 @@ def matmul_up(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     b, _, h, wd = x.shape
     cols = x.flatten(2).transpose(1, 2) @ w.flatten(1)
     return F.fold(cols.transpose(1, 2), (2 * h, 2 * wd), 4, padding=1, stride=2)
-
-
-def unet_layers(depth: int = 8, ngf: int = 64, size: int = 256):
-    """(name, kind, in channels, out channels, input side) of unet_256's 4×4 stride-2 layers, innermost first."""
-    width = [ngf * min(2 ** i, 8) for i in range(depth)]
-    for level in range(depth - 1, -1, -1):
-        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
-        yield f"down {level}", "down", c_in, c_out, side
-        yield f"up {level}", "up", c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in, side // 2
 
 
 def layer_ms(fn, x: torch.Tensor, w: torch.Tensor, bf16: bool, iters: int) -> float:
