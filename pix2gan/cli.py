@@ -95,10 +95,10 @@ def _add_train(sub) -> None:
                                                   "N answers (default 0: one answer per input)")
     g.add_argument("--latent-inject", choices=["input", "all"], help="where z enters the U-Net: the input level "
                                                                      "or every level (default all: measured better)")
-    g.add_argument("--code-loss", choices=["adversarial", "kl"], help="keep E's codes like the prior: a code "
-                                                                      "discriminator under --gan-loss (Alpha-GAN) or "
-                                                                      "a KL term (BicycleGAN's cVAE-GAN) (default "
-                                                                      "adversarial)")
+    g.add_argument("--code-loss", choices=["adversarial", "kl"], help="keep E's codes like the prior: a KL term "
+                                                                      "(BicycleGAN's cVAE-GAN; default: it met the "
+                                                                      "coverage target on two seeds) or a code "
+                                                                      "discriminator under --gan-loss (Alpha-GAN)")
     g.add_argument("--code-weight", type=float, help="weight of the code loss (default 1 adversarial, 0.01 kl)")
     g.add_argument("--latent-regression", type=float, help=f"weight of |E(G(cond, z)) − z|₁ so G cannot ignore z "
                                                            f"(default {d.latent_regression:g}; 0: off)")

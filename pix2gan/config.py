@@ -43,7 +43,7 @@ class TrainConfig:
     # latent code (Alpha-GAN / BicycleGAN): several answers per input
     latent_dim: int = 0             # length Z of the code z ~ N(0, I) G takes next to the condition (0: one answer)
     latent_inject: str = "all"      # where z enters the U-Net: all (every level) or input (the outermost one)
-    code_loss: str = "adversarial"  # how E's codes are kept like the prior: adversarial (code discriminator C) or kl
+    code_loss: str = "kl"  # how E's codes are kept like the prior: kl (BicycleGAN) or adversarial (code discriminator C)
     code_weight: float | None = None  # weight of that term (default: 1 for adversarial, 0.01 for kl as BicycleGAN)
     latent_regression: float = 0.5  # weight of |E(cond, G(cond, z)) − z|₁, so G cannot ignore z (0: off)
     # discriminator: PatchGAN

@@ -70,7 +70,7 @@ def test_resume_under_two_processes_continues_exactly(tmp_path):
 def test_a_latent_model_under_two_processes_matches_one(tmp_path, photo_dir):
     """E, C and the prior draws are split over the ranks like the batch: 2 × B is 1 × 2B for every network."""
     args = ["--steps", "3", "--gan-loss", "nonsaturating", "--data", str(photo_dir), "--latent-dim", "3",
-            "--workers", "0", *COMMON]
+            "--code-loss", "adversarial", "--workers", "0", *COMMON]
     torchrun("--out", tmp_path / "two", "--batch-size", "2", *args)
     assert main(["train", "--out", str(tmp_path / "one"), "--batch-size", "4", *args]) == 0
     two, one = load_checkpoint(tmp_path / "two" / "checkpoint.pt"), load_checkpoint(tmp_path / "one" / "checkpoint.pt")

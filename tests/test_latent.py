@@ -30,7 +30,7 @@ def all_weights(trainer):
                                                        ("nextframe", {"context": 3}, 3, 1)])
 @pytest.mark.parametrize("inject", ["input", "all"])
 def test_shapes_of_g_e_and_c_for_both_tasks(task, extra, cond_ch, out_ch, inject):
-    cfg = resolve(tiny(task=task, latent_dim=5, latent_inject=inject, **extra))
+    cfg = resolve(tiny(task=task, latent_dim=5, latent_inject=inject, code_loss="adversarial", **extra))
     G, E, C = build_generator(cfg), build_encoder(cfg), build_code_discriminator(cfg)
     cond, z = torch.rand(3, cond_ch, 37, 29) * 2 - 1, torch.randn(3, 5)
     assert G(cond, z).shape == (3, out_ch, 37, 29)
@@ -69,7 +69,7 @@ def test_kl_term_against_the_formula():
 
 def test_adversarial_code_loss_against_hand_computed_values(tmp_path, photo_dir):
     """C's loss is the GAN loss with prior draws as real and E's codes as fake; E's term is G's loss on C's logits."""
-    t = Trainer(tiny(data=str(photo_dir), latent_dim=3), tmp_path / "r", progress=False)
+    t = Trainer(tiny(data=str(photo_dir), latent_dim=3, code_loss="adversarial"), tmp_path / "r", progress=False)
     C = t.nets.C
     prior, z = torch.randn(4, 3), torch.randn(4, 3) + 2
     with torch.no_grad():
@@ -86,7 +86,8 @@ def test_adversarial_code_loss_against_hand_computed_values(tmp_path, photo_dir)
 
 
 def test_z_changes_the_output_of_a_briefly_trained_model(tmp_path, photo_dir):
-    t = Trainer(tiny(data=str(photo_dir), latent_dim=4, steps=6), tmp_path / "r", progress=False)
+    t = Trainer(tiny(data=str(photo_dir), latent_dim=4, steps=6, code_loss="adversarial"), tmp_path / "r",
+                progress=False)
     t.fit()
     G = t.G.eval()
     cond = torch.rand(2, 1, 32, 32) * 2 - 1
@@ -102,7 +103,8 @@ def test_z_changes_the_output_of_a_briefly_trained_model(tmp_path, photo_dir):
 
 @pytest.mark.parametrize("gan_loss", list(GAN_LOSSES))
 def test_every_gan_loss_trains_d_and_c(tmp_path, photo_dir, gan_loss):
-    t = Trainer(tiny(data=str(photo_dir), latent_dim=3, gan_loss=gan_loss, steps=2), tmp_path / "r", progress=False)
+    t = Trainer(tiny(data=str(photo_dir), latent_dim=3, gan_loss=gan_loss, code_loss="adversarial", steps=2),
+                tmp_path / "r", progress=False)
     c_before = {k: v.clone() for k, v in t.nets.C.state_dict().items()}
     t.fit()
     record = json.loads((tmp_path / "r" / "log.jsonl").read_text().splitlines()[-1])
@@ -136,7 +138,8 @@ def test_latent_refusals():
     with pytest.raises(Pix2GanError, match="--code-loss 'vae'"):
         resolve(tiny(latent_dim=4, code_loss="vae"))
     assert resolve(tiny(latent_dim=4, code_loss="kl")).code_weight == 0.01
-    assert resolve(tiny(latent_dim=4)).code_weight == 1.0
+    assert resolve(tiny(latent_dim=4)).code_loss == "kl"  # the default: it met the coverage target, adversarial not
+    assert resolve(tiny(latent_dim=4, code_loss="adversarial")).code_weight == 1.0
 
 
 def _latent_colorizer(tmp_path, photo_dir) -> str:
