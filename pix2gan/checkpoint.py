@@ -57,8 +57,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: Path, task: str | None = None) -> dict:
-    """Load a pix2gan checkpoint on the CPU with ``weights_only=True`` (no code in the file can run).
+def load_checkpoint(path: Path, task: str | None = None, mmap: bool = False) -> dict:
+    """Load a pix2gan checkpoint on the CPU with ``weights_only=True`` (no code in the file can run). ``mmap``: map
+    a ``.pt`` file's tensors instead of reading them (for a look at its config; a tensor is read when touched).
 
     Raises:
         Pix2GanError: missing, truncated or foreign file, a pickle that asks to run code, or (with ``task``)
@@ -70,17 +71,17 @@ def load_checkpoint(path: Path, task: str | None = None) -> dict:
     if path.suffix.lower() == ".safetensors":
         state = load_safetensors(path)
     else:
-        state = _load_torch(path)
+        state = _load_torch(path, mmap)
     if task is not None and state["config"]["task"] != task:
         raise Pix2GanError(f"{path}: a checkpoint for the {state['config']['task']!r} task, not {task!r}")
     return state
 
 
-def _load_torch(path: Path) -> dict:
+def _load_torch(path: Path, mmap: bool = False) -> dict:
     if not zipfile.is_zipfile(path):
         raise Pix2GanError(f"{path}: not a readable checkpoint (not a torch.save archive; truncated or another format)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
         raise Pix2GanError(f"{path}: refused: it holds Python objects other than tensors and plain values, and "
                            f"loading them could run code") from None

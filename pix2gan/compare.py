@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from pix2gan.checkpoint import atomic_write_bytes, replacing
+from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, replacing
 from pix2gan.config import TrainConfig, resolve
 from pix2gan.data import open_source
 from pix2gan.data.photos import BUILTIN_SETS
@@ -109,14 +109,14 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
     held nothing out. ``ema``: each run's EMA generator when it has one (the raw G otherwise). When any run has a
     latent code, every run answers each crop ``samples`` times (a one-answer run the same each time), so the
     diversity figures sit side by side; otherwise once."""
-    models = {label: load_generator(RunDir(run).checkpoint if Path(run).is_dir() else run, ema=ema)
-              for label, run in runs.items()}
-    if not any(G.latent_dim for G, _ in models.values()):
+    paths = {label: RunDir(run).checkpoint if Path(run).is_dir() else Path(run) for label, run in runs.items()}
+    # one generator in memory at a time: the configs alone (tensors mapped, not read) decide the samples
+    if not any(load_checkpoint(p, mmap=True)["config"].get("latent_dim") for p in paths.values()):
         samples = 1
     first = None
     results = {}
     for label, run in runs.items():  # a run folder, or any checkpoint file (.pt or .safetensors)
-        G, cfg = models[label]
+        G, cfg = load_generator(paths[label], ema=ema)
         if first is None:
             first = cfg
             task = make_task(cfg)
@@ -131,6 +131,7 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             raise Pix2GanError(f"{run}: a {cfg.task} run cannot be compared with {first.task} runs")
         results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra,
                                   samples=samples, sample_extra=sample_extra)
+        del G  # before the next one is loaded
     return results
 
 

@@ -167,3 +167,29 @@ def test_bimodal_builtin_is_drawn_at_the_training_scale_not_resampled():
     assert len(data) == 2000
     for k in (0, 57, 199):
         assert torch.equal(data.read(k), torch.from_numpy(drawn[k][1]).permute(2, 0, 1))
+
+
+def test_evaluate_runs_holds_one_generator_at_a_time(tmp_path, monkeypatch):
+    """Comparing many runs must not keep every generator in memory: each is released before the next is loaded."""
+    import gc
+    import weakref
+
+    import pix2gan.compare as compare
+
+    out = tmp_path / "cmp"
+    assert main(["compare", "--data", "builtin:bimodal-colors", "--variants", "l2,l1,l1+lsgan", "--steps", "2",
+                 "--size", "32", "--depth", "4", "--ngf", "8", "--ndf", "8", "--batch-size", "4",
+                 "--eval-count", "4", "--out", str(out), "--quiet"]) == 0
+    alive, real_load = [], compare.load_generator
+
+    def tracking_load(*args, **kwargs):
+        gc.collect()
+        assert not any(ref() is not None for ref in alive), "an earlier generator is still in memory"
+        G, cfg = real_load(*args, **kwargs)
+        alive.append(weakref.ref(G))
+        return G, cfg
+
+    monkeypatch.setattr(compare, "load_generator", tracking_load)
+    runs = {p.name: p for p in sorted((out / "runs").iterdir())}
+    results = compare.evaluate_runs(runs, None, 4)
+    assert len(alive) == 3 and list(results) == list(runs)
