@@ -20,7 +20,7 @@ crops, batch 16, widths 32, depth 6). On a CPU with native bf16 (AVX512-BF16 or 
 
 ``--pix2pix PATH`` runs pix2pix's own ``train.py`` from a checkout of junyanz/pytorch-CycleGAN-and-pix2pix (or a
 fork; it needs its requirement ``dominate``): ``--model colorization --batch_size 1 --num_threads 0 --print_freq 1
---gpu_ids -1`` on the same photos, colour JPEGs cut from scikit-image's photos (its default 286 → 256 random crop),
+--gpu_ids -1`` on colour 286² JPEGs cut from the same photos (it crops 256² at random),
 reading the compute time per iteration it prints (its ``time:``, which leaves out data loading). Its networks are
 ours at the same setting (unet_256 ngf 64, 70×70 PatchGAN, batch norm, vanilla GAN + 100·L1, Adam), so its FLOPs
 are the plain step's. The targets at the end are ratios from this one run.
@@ -145,14 +145,15 @@ def plain_step_fn(args, size: int, device):
     return step
 
 
-def make_photos(folder: Path, n: int, size: int) -> None:
-    """``n`` different gray ``size``² JPEGs cut from scikit-image's photos (random crop, scale and flip)."""
+def make_photos(folder: Path, n: int, size: int, mode: str = "L") -> None:
+    """``n`` different ``size``² JPEGs cut from scikit-image's photos (random crop, scale and flip), gray (``"L"``)
+    or in colour (``"RGB"``)."""
     import numpy as np
     from PIL import Image
     from skimage import data
 
     rng = np.random.default_rng(0)
-    photos = [Image.fromarray(getattr(data, name)()).convert("L")
+    photos = [Image.fromarray(getattr(data, name)()).convert(mode)
               for name in ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "camera")]
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
@@ -171,25 +172,12 @@ def pix2pix_times(args) -> list[float]:
     import re
     import tempfile
 
-    import numpy as np
-    from PIL import Image
-    from skimage import data
-
     train_py = Path(args.pix2pix).expanduser() / "train.py"
     if not train_py.is_file():
         raise SystemExit(f"--pix2pix {args.pix2pix}: no train.py there (a checkout of pytorch-CycleGAN-and-pix2pix)")
     n = args.iters + 2
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "photos" / "train"
-        folder.mkdir(parents=True)
-        rng = np.random.default_rng(0)
-        photos = [Image.fromarray(getattr(data, name)()).convert("RGB") for name in ("astronaut", "chelsea",
-                                                                                     "coffee", "rocket")]
-        for i in range(n):
-            img = photos[i % len(photos)]
-            side = int(min(img.size) * rng.uniform(0.6, 1.0))
-            x, y = rng.integers(0, img.width - side + 1), rng.integers(0, img.height - side + 1)
-            img.crop((x, y, x + side, y + side)).resize((286, 286)).save(folder / f"{i:04d}.jpg", quality=95)
+        make_photos(Path(tmp) / "photos" / "train", n, 286, "RGB")  # its loader crops 256² at random
         cmd = [sys.executable, str(train_py), "--dataroot", str(Path(tmp) / "photos"), "--name", "bench",
                "--model", "colorization", "--batch_size", "1", "--num_threads", "0", "--print_freq", "1",
                "--gpu_ids", "-1" if args.device == "cpu" else "0", "--display_id", "0", "--display_freq", "1000000",
