@@ -1,8 +1,8 @@
 """The speed ideas measured and not kept, each against what pix2gan does, so anyone can re-check them on their CPU.
 
-    python tools/speed_tried.py                     # all five, fp32 (about 3 minutes on 2 cores)
+    python tools/speed_tried.py                     # all of them, fp32 (about 3 minutes on 2 cores)
     python tools/speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
-    python tools/speed_tried.py --only compile      # one of: channels_last, compile, subpixel, small_matmul, d_batch
+    python tools/speed_tried.py --only compile      # channels_last, compile, subpixel, small_matmul, d_batch, inner_fp32
 
 - ``channels_last``: G and D in channels-last memory format; a training step (256² unet_256, batch 1).
 - ``compile``: ``torch.compile`` of G and D; its compile time (the first 3 steps), its step, and the break-even step.
@@ -12,6 +12,8 @@
   with the weight in its own layout, layer by layer.
 - ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
   batch norm), forward and backward.
+- ``inner_fp32`` (with ``--precision bf16``): the U-Net's levels 5–7 (maps of 8² and less, most of the weights) kept
+  in fp32 under bf16 autocast; training steps in 4 interleaved rounds against the plain bf16 step.
 
 Each alternative is checked to compute the same function (float64, on a small input) before it is timed. Times are
 medians of --iters calls after 3 warm-up calls, in one process, alone on the machine.
@@ -180,8 +182,29 @@ def d_batch(args) -> str:
     return "D on real and fake as one batch (instance norm, forward + backward): " + "; ".join(parts)
 
 
+def inner_fp32(args) -> str:
+    if args.precision != "bf16":
+        return "inner levels in fp32: only meaningful with --precision bf16"
+    from pix2gan.nets.unet import UNetBlock
+
+    base, mixed = trainer(args), trainer(args)
+    block = mixed.G.model
+    for _ in range(5):  # down to level 5 of unet_256 (the outermost block is level 0)
+        block = next(m for m in block.model if isinstance(m, UNetBlock))
+    inner_forward = block.forward
+
+    def fp32_forward(x, z=None):
+        with torch.autocast("cpu", enabled=False):
+            return inner_forward(x.float(), z)
+    block.forward = fp32_forward
+    rounds = [(median_ms(base.train_step, args.iters), median_ms(mixed.train_step, args.iters)) for _ in range(4)]
+    a, b = statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds)
+    return (f"bf16 with levels 5–7 in fp32: {b:.0f} against {a:.0f} ms per step ({a / b:.2f}×; medians of 4 "
+            f"interleaved rounds: " + ", ".join(f"{x:.0f}/{y:.0f}" for x, y in rounds) + ")")
+
+
 TRIED = {"channels_last": channels_last, "compile": compiled, "subpixel": subpixel, "small_matmul": small_matmul,
-         "d_batch": d_batch}
+         "d_batch": d_batch, "inner_fp32": inner_fp32}
 
 
 def main() -> int:
