@@ -125,3 +125,51 @@ def test_deep_unet_trains_on_small_images_with_batch_1(norm):
         y = net(torch.randn(1, 1, *hw))
         assert y.shape == (1, 2, *hw)
         y.mean().backward()
+
+
+@pytest.mark.parametrize("batch, side", [(1, 32), (2, 16)])
+def test_small_maps_as_matmul_are_the_same_function(monkeypatch, batch, side):
+    """The matmul route for the layers next to the bottleneck computes what nn.Conv2d / nn.ConvTranspose2d do:
+    equal outputs and equal gradients for every parameter and the input (float64, every layer on one route)."""
+    import pix2gan.nets.unet as unet
+
+    torch.manual_seed(0)
+    G = UNet(1, 2, depth=5, ngf=4, norm="instance", dropout=0.0).double()
+    x = torch.randn(batch, 1, side, side, dtype=torch.float64)
+    results = []
+    for positions in (0, 10**9):  # 0: every layer through oneDNN's convolutions; 10**9: every layer a matmul
+        monkeypatch.setattr(unet, "MATMUL_POSITIONS", {"fp32": positions, "bf16": positions})
+        G.zero_grad()
+        xi = x.clone().requires_grad_()
+        y = G(xi)
+        (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        results.append((y.detach(), xi.grad, [p.grad.clone() for p in G.parameters()]))
+    (y0, gx0, gp0), (y1, gx1, gp1) = results
+    torch.testing.assert_close(y1, y0)
+    torch.testing.assert_close(gx1, gx0)
+    for a, b in zip(gp1, gp0):
+        torch.testing.assert_close(a, b)
+
+
+def test_the_matmul_route_is_taken_where_it_wins(monkeypatch):
+    """unet_256 at 256², batch 1: in fp32 only the 1-pixel bottleneck layers go through the matmul; under bf16
+    autocast every layer with at most 64 positions (levels 4–7 each way), and the output stays close to oneDNN's."""
+    import pix2gan.nets.unet as unet
+
+    calls = []
+    real_unfold, real_fold = unet.F.unfold, unet.F.fold
+    monkeypatch.setattr(unet.F, "unfold", lambda *a, **k: calls.append("unfold") or real_unfold(*a, **k))
+    monkeypatch.setattr(unet.F, "fold", lambda *a, **k: calls.append("fold") or real_fold(*a, **k))
+    torch.manual_seed(0)
+    G, x = UNet(1, 2, depth=8, ngf=4).eval(), torch.rand(1, 1, 256, 256) * 2 - 1
+    with torch.no_grad():
+        G(x)
+        assert calls == ["unfold", "fold"]  # down 7 (2² → 1²) and up 7 (1² → 2²)
+        calls.clear()
+        with torch.autocast("cpu", torch.bfloat16):
+            routed = G(x).float()
+        assert calls.count("unfold") == 4 and calls.count("fold") == 4  # 16² → 8² … 2² → 1², and back
+        monkeypatch.setattr(unet, "MATMUL_POSITIONS", {"fp32": 0, "bf16": 0})
+        with torch.autocast("cpu", torch.bfloat16):
+            onednn = G(x).float()
+    torch.testing.assert_close(routed, onednn, atol=0.05, rtol=0)

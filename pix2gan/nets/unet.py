@@ -8,6 +8,52 @@ from torch import Tensor, nn
 
 NORMS = ("batch", "instance", "none")
 INJECT = ("input", "all")  # where a latent code enters the U-Net
+#: On the CPU a 4×4 stride-2 layer whose small side (batch × the down layer's output or the up layer's input pixels)
+#: has at most this many positions runs as one matmul with its weight in its own layout: next to the bottleneck the
+#: weights are large and the maps tiny, and oneDNN re-lays out the weight on every call. Under bf16 autocast the
+#: matmul wins up to 64 positions (1.4–1.9× per layer), in fp32 only at 1 (2×): ``python tools/speed_tried.py --only
+#: small_matmul [--precision bf16]``.
+MATMUL_POSITIONS = {"fp32": 1, "bf16": 64}
+
+
+def _as_matmul(x: Tensor, positions: int) -> bool:
+    if x.device.type != "cpu" or torch.compiler.is_exporting():
+        return False
+    bf16 = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    return positions <= MATMUL_POSITIONS["bf16" if bf16 else "fp32"]
+
+
+class Down(nn.Conv2d):
+    """4×4 stride-2 convolution, padding 1: ``(B, Cin, H, W) → (B, Cout, H/2, W/2)`` (H, W even). Small maps on the
+    CPU (:data:`MATMUL_POSITIONS`) go through ``unfold`` + one matmul: the same function and gradients as
+    ``nn.Conv2d``, whose parameter names and shapes it keeps."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__(in_channels, out_channels, 4, 2, 1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        if h % 2 or w % 2 or not _as_matmul(x, b * (h // 2) * (w // 2)):
+            return super().forward(x)
+        y = (self.weight.flatten(1) @ F.unfold(x, 4, padding=1, stride=2)).view(b, -1, h // 2, w // 2)
+        return y if self.bias is None else y + self.bias.to(y.dtype)[:, None, None]
+
+
+class Up(nn.ConvTranspose2d):
+    """4×4 stride-2 transposed convolution, padding 1: ``(B, Cin, H, W) → (B, Cout, 2H, 2W)``. Small maps on the CPU
+    (:data:`MATMUL_POSITIONS`) go through one matmul + ``fold``: the same function and gradients as
+    ``nn.ConvTranspose2d``, whose parameter names and shapes it keeps."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__(in_channels, out_channels, 4, 2, 1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, _, h, w = x.shape
+        if not _as_matmul(x, b * h * w):
+            return super().forward(x)
+        cols = x.flatten(2).transpose(1, 2) @ self.weight.flatten(1)  # (B, H·W, Cout·16)
+        y = F.fold(cols.transpose(1, 2), (2 * h, 2 * w), 4, padding=1, stride=2)
+        return y if self.bias is None else y + self.bias.to(y.dtype)[:, None, None]
 
 
 def norm_layer(kind: str, channels: int) -> nn.Module:
@@ -37,16 +83,16 @@ class UNetBlock(nn.Module):
         super().__init__()
         in_channels = outer if in_channels is None else in_channels
         bias = norm != "batch"  # a bias right before batch norm is wasted
-        down = nn.Conv2d(in_channels + latent, inner, 4, 2, 1, bias=bias)
+        down = Down(in_channels + latent, inner, bias=bias)
         up_in = inner if sub is None else inner * 2
         if outermost:
-            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1)
+            up = Up(up_in, outer)
             layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
         elif sub is None:  # innermost
-            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias)
+            up = Up(up_in, outer, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, norm_layer(norm, outer)]
         else:
-            up = nn.ConvTranspose2d(up_in, outer, 4, 2, 1, bias=bias)
+            up = Up(up_in, outer, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), sub,
                       nn.ReLU(True), up, norm_layer(norm, outer)]
             if dropout > 0:
