@@ -1,4 +1,4 @@
-"""The speed ideas measured and not kept, each against what pix2gan does, so anyone can re-check them on their CPU.
+"""Speed ideas measured against what pix2gan does (all but one not kept), so anyone can re-check them on their CPU.
 
     python tools/speed_tried.py                     # all of them, fp32 (about 3 minutes on 2 cores)
     python tools/speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
@@ -8,8 +8,9 @@
 - ``compile``: ``torch.compile`` of G and D; its compile time (the first 3 steps), its step, and the break-even step.
 - ``subpixel``: every 4×4 stride-2 transposed convolution of unet_256 as one 2×2 convolution (4·Cout outputs, the
   same weights re-laid out) + interleaving, forward and backward, summed over the up path.
-- ``small_matmul``: the down and up layers next to the bottleneck as ``unfold`` + one matmul (and matmul + ``fold``),
-  with the weight in its own layout, layer by layer.
+- ``small_matmul``: the down and up layers next to the bottleneck through oneDNN and as ``unfold`` + one matmul
+  (matmul + ``fold``) with the weight in its own layout, layer by layer. Kept where it wins: the U-Net takes this
+  route up to ``pix2gan.nets.unet.MATMUL_POSITIONS`` positions (64 under bf16 autocast, 1 in fp32).
 - ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
   batch norm), forward and backward.
 - ``inner_fp32`` (with ``--precision bf16``): the U-Net's levels 5–7 (maps of 8² and less, most of the weights) kept
@@ -99,17 +100,6 @@ def subpixel_up(x: torch.Tensor, w4: torch.Tensor) -> torch.Tensor:
     return torch.stack(phases, -3).reshape(b, cout, 2 * h, 2 * w)
 
 
-def matmul_down(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    b, _, h, wd = x.shape
-    return (w.flatten(1) @ F.unfold(x, 4, padding=1, stride=2)).view(b, w.shape[0], h // 2, wd // 2)
-
-
-def matmul_up(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    b, _, h, wd = x.shape
-    cols = x.flatten(2).transpose(1, 2) @ w.flatten(1)
-    return F.fold(cols.transpose(1, 2), (2 * h, 2 * wd), 4, padding=1, stride=2)
-
-
 def layer_ms(fn, x: torch.Tensor, w: torch.Tensor, bf16: bool, iters: int) -> float:
     x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
 
@@ -117,6 +107,19 @@ def layer_ms(fn, x: torch.Tensor, w: torch.Tensor, bf16: bool, iters: int) -> fl
         w.grad = x.grad = None
         with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             y = fn(x, w)
+        y.float().sum().backward()
+    return median_ms(step, iters)
+
+
+def module_ms(layer: torch.nn.Module, x: torch.Tensor, bf16: bool, iters: int) -> float:
+    """Median ms of ``layer``'s forward and backward (input and weight gradients, set afresh each call)."""
+    x = x.clone().requires_grad_()
+
+    def step():
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            y = layer(x)
         y.float().sum().backward()
     return median_ms(step, iters)
 
@@ -142,22 +145,26 @@ def subpixel(args) -> str:
 
 
 def small_matmul(args) -> str:
-    refs = {"down": lambda x, w: F.conv2d(x, w, stride=2, padding=1),
-            "up": lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1)}
-    alts = {"down": matmul_down, "up": matmul_up}
-    check_same(matmul_down, refs["down"], torch.randn(2, 6, 6, 8), torch.randn(3, 6, 4, 4))
-    check_same(matmul_up, refs["up"], torch.randn(2, 6, 3, 5), torch.randn(6, 3, 4, 4))
-    parts = []
-    for name, kind, c_in, c_out, side in unet_layers():
-        positions = (side // 2) ** 2 if kind == "down" else side ** 2
-        if positions > 16:
-            continue
-        x = torch.randn(1, c_in, side, side)
-        w = 0.02 * (torch.randn(c_out, c_in, 4, 4) if kind == "down" else torch.randn(c_in, c_out, 4, 4))
-        a = layer_ms(refs[kind], x, w, args.precision == "bf16", args.iters)
-        b = layer_ms(alts[kind], x, w, args.precision == "bf16", args.iters)
-        parts.append(f"{name} ({positions} px) {a:.1f} → {b:.1f} ms")
-    return "matmul for the smallest maps (oneDNN → matmul, forward + backward): " + "; ".join(parts)
+    """The U-Net's Down / Up layers through oneDNN and through the matmul route, layer by layer (up to 256
+    positions), whatever ``MATMUL_POSITIONS`` says: the measurement behind its thresholds."""
+    import pix2gan.nets.unet as unet
+
+    saved, parts = unet.MATMUL_POSITIONS, []
+    try:
+        for name, kind, c_in, c_out, side in unet_layers():
+            positions = (side // 2) ** 2 if kind == "down" else side ** 2
+            if positions > 256:
+                continue
+            layer = unet.Down(c_in, c_out) if kind == "down" else unet.Up(c_in, c_out)
+            x = torch.randn(1, c_in, side, side)
+            times = []
+            for route in (0, 10**9):  # every layer through oneDNN, then every layer a matmul
+                unet.MATMUL_POSITIONS = {"fp32": route, "bf16": route}
+                times.append(module_ms(layer, x, args.precision == "bf16", args.iters))
+            parts.append(f"{name} ({positions} px) {times[0]:.1f} → {times[1]:.1f} ms")
+    finally:
+        unet.MATMUL_POSITIONS = saved
+    return "oneDNN → matmul for the small maps (forward + backward; kept where it wins): " + "; ".join(parts)
 
 
 def d_batch(args) -> str:
