@@ -16,8 +16,9 @@
 - ``inner_fp32`` (with ``--precision bf16``): the U-Net's levels 5–7 (maps of 8² and less, most of the weights) kept
   in fp32 under bf16 autocast; training steps in 4 interleaved rounds against the plain bf16 step.
 
-Each alternative is checked to compute the same function (float64, on a small input) before it is timed. Times are
-medians of --iters calls after 3 warm-up calls, in one process, alone on the machine.
+The sub-pixel layer and the one-batch D are checked to compute the same function before they are timed (the matmul
+route is by tests/test_nets.py). Times are medians of --iters calls after 3 warm-up calls, in one process, alone on
+the machine.
 """
 
 from __future__ import annotations
@@ -91,6 +92,17 @@ def subpixel_weight(w: torch.Tensor) -> torch.Tensor:
     return wk.permute(2, 3, 1, 0, 4, 5).reshape(4 * cout, cin, 2, 2)
 
 
+class SubPixelUp(torch.nn.Module):
+    """A transposed convolution's weight re-laid out once for :func:`subpixel_up`."""
+
+    def __init__(self, up: torch.nn.ConvTranspose2d):
+        super().__init__()
+        self.weight = torch.nn.Parameter(subpixel_weight(up.weight.detach()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return subpixel_up(x, self.weight)
+
+
 def subpixel_up(x: torch.Tensor, w4: torch.Tensor) -> torch.Tensor:
     """``conv_transpose2d(x, w, stride=2, padding=1)`` as one 2×2 convolution and interleaving of the 4 phases."""
     b, _, h, w = x.shape
@@ -98,17 +110,6 @@ def subpixel_up(x: torch.Tensor, w4: torch.Tensor) -> torch.Tensor:
     y = F.conv2d(F.pad(x, (1, 1, 1, 1)), w4).view(b, 2, 2, cout, h + 1, w + 1)
     phases = [torch.stack([y[:, a, c, :, a:a + h, c:c + w] for c in range(2)], -1) for a in range(2)]
     return torch.stack(phases, -3).reshape(b, cout, 2 * h, 2 * w)
-
-
-def layer_ms(fn, x: torch.Tensor, w: torch.Tensor, bf16: bool, iters: int) -> float:
-    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
-
-    def step():
-        w.grad = x.grad = None
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            y = fn(x, w)
-        y.float().sum().backward()
-    return median_ms(step, iters)
 
 
 def module_ms(layer: torch.nn.Module, x: torch.Tensor, bf16: bool, iters: int) -> float:
@@ -124,22 +125,18 @@ def module_ms(layer: torch.nn.Module, x: torch.Tensor, bf16: bool, iters: int) -
     return median_ms(step, iters)
 
 
-def check_same(fn, ref, x: torch.Tensor, w: torch.Tensor) -> None:
-    err = (fn(x.double(), w.double()) - ref(x.double(), w.double())).abs().max().item()
-    assert err < 1e-9, f"not the same function: max difference {err}"
-
-
 def subpixel(args) -> str:
-    ref = lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1)  # noqa: E731
-    alt = lambda x, w4: subpixel_up(x, w4)  # noqa: E731
-    check_same(lambda x, w: subpixel_up(x, subpixel_weight(w)), ref, torch.randn(2, 6, 5, 7), torch.randn(6, 3, 4, 4))
+    probe = torch.nn.ConvTranspose2d(6, 3, 4, 2, 1, bias=False).double()
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    err = (SubPixelUp(probe)(x) - probe(x)).abs().max().item()
+    assert err < 1e-9, f"sub-pixel: not the same function (max difference {err})"
     total = [0.0, 0.0]
     for _, kind, c_in, c_out, side in unet_layers():
         if kind != "up":
             continue
-        x, w = torch.randn(1, c_in, side, side), 0.02 * torch.randn(c_in, c_out, 4, 4)
-        total[0] += layer_ms(ref, x, w, args.precision == "bf16", args.iters)
-        total[1] += layer_ms(alt, x, subpixel_weight(w), args.precision == "bf16", args.iters)
+        up, x = torch.nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), torch.randn(1, c_in, side, side)
+        total[0] += module_ms(up, x, args.precision == "bf16", args.iters)
+        total[1] += module_ms(SubPixelUp(up), x, args.precision == "bf16", args.iters)
     return (f"sub-pixel transposed convolutions: the up path {total[1]:.0f} ms against {total[0]:.0f} ms "
             f"({total[0] / total[1]:.2f}×; forward + backward, batch 1, 256²)")
 

@@ -11,7 +11,7 @@ INJECT = ("input", "all")  # where a latent code enters the U-Net
 #: On the CPU a 4×4 stride-2 layer whose small side (batch × the down layer's output or the up layer's input pixels)
 #: has at most this many positions runs as one matmul with its weight in its own layout: next to the bottleneck the
 #: weights are large and the maps tiny, and oneDNN re-lays out the weight on every call. Under bf16 autocast the
-#: matmul wins up to 64 positions (1.4–1.9× per layer), in fp32 only at 1 (2×): ``python tools/speed_tried.py --only
+#: matmul wins up to 64 positions (1.5–2.6× per layer), in fp32 only at 1 (2×): ``python tools/speed_tried.py --only
 #: small_matmul [--precision bf16]``.
 MATMUL_POSITIONS = {"fp32": 1, "bf16": 64}
 
