@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from pix2gan.nets import PatchDiscriminator, UNet, patch_receptive_field
+from pix2gan.runtime import cpu_has_amx
 
 
 @pytest.mark.parametrize("depth", [3, 5, 8])
@@ -151,11 +152,15 @@ def test_small_maps_as_matmul_are_the_same_function(monkeypatch, batch, side):
         torch.testing.assert_close(a, b)
 
 
-def test_the_matmul_route_is_taken_where_it_wins(monkeypatch):
-    """unet_256 at 256², batch 1: in fp32 only the 1-pixel bottleneck layers go through the matmul; under bf16
-    autocast every layer with at most 64 positions (levels 4–7 each way), and the output stays close to oneDNN's."""
+@pytest.mark.parametrize("cpu, fp32_layers, bf16_layers", [("other", 1, 4), ("amx", 4, 5)])
+def test_the_matmul_route_is_taken_where_it_wins(monkeypatch, cpu, fp32_layers, bf16_layers):
+    """unet_256 at 256², batch 1, each CPU class's thresholds: elsewhere than on AMX only the 1-pixel bottleneck
+    layers go through the matmul in fp32, levels 4–7 each way under bf16 autocast; on AMX levels 4–7 in fp32 and
+    3–7 under bf16. The output stays close to oneDNN's."""
     import pix2gan.nets.unet as unet
 
+    assert unet.MATMUL_POSITIONS == unet.MATMUL_POSITIONS_BY_CPU["amx" if cpu_has_amx() else "other"]
+    monkeypatch.setattr(unet, "MATMUL_POSITIONS", unet.MATMUL_POSITIONS_BY_CPU[cpu])
     calls = []
     real_unfold, real_fold = unet.F.unfold, unet.F.fold
     monkeypatch.setattr(unet.F, "unfold", lambda *a, **k: calls.append("unfold") or real_unfold(*a, **k))
@@ -164,11 +169,11 @@ def test_the_matmul_route_is_taken_where_it_wins(monkeypatch):
     G, x = UNet(1, 2, depth=8, ngf=4).eval(), torch.rand(1, 1, 256, 256) * 2 - 1
     with torch.no_grad():
         G(x)
-        assert calls == ["unfold", "fold"]  # down 7 (2² → 1²) and up 7 (1² → 2²)
+        assert calls.count("unfold") == fp32_layers and calls.count("fold") == fp32_layers
         calls.clear()
         with torch.autocast("cpu", torch.bfloat16):
             routed = G(x).float()
-        assert calls.count("unfold") == 4 and calls.count("fold") == 4  # 16² → 8² … 2² → 1², and back
+        assert calls.count("unfold") == bf16_layers and calls.count("fold") == bf16_layers
         monkeypatch.setattr(unet, "MATMUL_POSITIONS", {"fp32": 0, "bf16": 0})
         with torch.autocast("cpu", torch.bfloat16):
             onednn = G(x).float()

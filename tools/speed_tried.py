@@ -10,7 +10,8 @@
   same weights re-laid out) + interleaving, forward and backward, summed over the up path.
 - ``small_matmul``: the down and up layers next to the bottleneck through oneDNN and as ``unfold`` + one matmul
   (matmul + ``fold``) with the weight in its own layout, layer by layer. Kept where it wins: the U-Net takes this
-  route up to ``pix2gan.nets.unet.MATMUL_POSITIONS`` positions (64 under bf16 autocast, 1 in fp32).
+  route up to ``pix2gan.nets.unet.MATMUL_POSITIONS`` positions, which depend on the CPU (under bf16 autocast 256
+  with AMX, else 64; in fp32 64 with AMX, else 1).
 - ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
   batch norm), forward and backward.
 - ``inner_fp32`` (with ``--precision bf16``): the U-Net's levels 5–7 (maps of 8² and less, most of the weights) kept
@@ -142,7 +143,7 @@ def subpixel(args) -> str:
 
 
 def small_matmul(args) -> str:
-    """The U-Net's Down / Up layers through oneDNN and through the matmul route, layer by layer (up to 256
+    """The U-Net's Down / Up layers through oneDNN and through the matmul route, layer by layer (up to 1024
     positions), whatever ``MATMUL_POSITIONS`` says: the measurement behind its thresholds."""
     import pix2gan.nets.unet as unet
 
@@ -150,7 +151,7 @@ def small_matmul(args) -> str:
     try:
         for name, kind, c_in, c_out, side in unet_layers():
             positions = (side // 2) ** 2 if kind == "down" else side ** 2
-            if positions > 256:
+            if positions > 1024:
                 continue
             layer = unet.Down(c_in, c_out) if kind == "down" else unet.Up(c_in, c_out)
             x = torch.randn(1, c_in, side, side)
