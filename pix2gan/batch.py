@@ -77,6 +77,17 @@ def with_samples(pairs: list[tuple[Path, Path]], n: int) -> list[tuple[Path, Pat
     return [(src, dst.with_name(f"{dst.stem}_s{i}{dst.suffix}"), i) for src, dst in pairs for i in range(n)]
 
 
+#: zlib level of the PNGs the image commands write. Colourised 512² photos (scikit-image's astronaut, chelsea,
+#: coffee): level 1 encodes in 19–22 ms against 70–85 ms at Pillow's default 6, for files 8–10% larger (lossless
+#: either way); at 512² the default would cost a quarter of a unet_256 forward per image.
+PNG_COMPRESSION = 1
+
+
+def save_image(img: Image.Image, path: Path, png_compression: int = PNG_COMPRESSION) -> None:
+    """``img.save(path)``, the format from the suffix; a PNG at zlib level ``png_compression`` (0–9)."""
+    img.save(path, **({"compress_level": png_compression} if path.suffix.lower() == ".png" else {}))
+
+
 def save_image_atomic(img: Image.Image, path: Path) -> None:
     """``img.save`` through :func:`replacing`."""
     with replacing(path) as tmp:

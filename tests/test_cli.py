@@ -100,6 +100,31 @@ def test_colorize_keeps_the_input_luminance(trained, tmp_path):
     assert np.percentile(np.abs(l_in - l_out), 99) < 1.0
 
 
+def png_zlib_level(path) -> int:
+    """The FLEVEL field (0: fastest … 3: smallest) of a PNG's first IDAT zlib stream."""
+    data = path.read_bytes()
+    i = data.index(b"IDAT")
+    return data[i + 5] >> 6  # the zlib header's second byte, after CMF
+
+
+def test_colorize_writes_fast_pngs_unless_told(trained, tmp_path, capsys):
+    """PNG outputs at zlib level 1 by default, 9 with --png-compression 9: the same pixels; a level outside 0–9
+    is refused in one line."""
+    Image.fromarray(skimage.data.camera()[::4, ::4]).save(tmp_path / "cam.png")
+    outs = {}
+    for level in (None, "9"):
+        out = tmp_path / f"out_{level}.png"
+        extra = [] if level is None else ["--png-compression", level]
+        assert main(["colorize", str(tmp_path / "cam.png"), str(out), "--checkpoint", str(trained / "checkpoint.pt"),
+                     "--quiet", *extra]) == 0
+        outs[level] = out
+    assert png_zlib_level(outs[None]) == 0 and png_zlib_level(outs["9"]) == 3
+    np.testing.assert_array_equal(np.asarray(Image.open(outs[None])), np.asarray(Image.open(outs["9"])))
+    with pytest.raises(SystemExit):
+        main(["colorize", str(tmp_path / "cam.png"), str(tmp_path / "x.png"), "--png-compression", "10"])
+    assert "--png-compression" in capsys.readouterr().err
+
+
 def test_colorize_refuses_to_write_into_its_input(trained, tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
