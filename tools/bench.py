@@ -214,7 +214,7 @@ def colorize_folder(args, device) -> dict:
     tenth of the folder and at the end."""
     import tempfile
 
-    from pix2gan.batch import plan, process
+    from pix2gan.batch import plan, process, save_image
     from pix2gan.colorizer import Colorizer
     from pix2gan.data.images import read_image
     from pix2gan.nets import UNet
@@ -232,15 +232,51 @@ def colorize_folder(args, device) -> dict:
         rss = {}
         start = time.perf_counter()
         for part in (pairs[: n // 10], pairs[n // 10:]):
-            summary = process(part, lambda p, tmp: colorizer(read_image(p)).save(tmp), progress=False)
+            summary = process(part, lambda p, tmp: save_image(colorizer(read_image(p)), tmp), progress=False)
             assert summary.done == len(part), summary.failed
             rss[len(rss)] = peak_rss_mb()
         sec = (time.perf_counter() - start) / n
+        stages = colorize_stages(colorizer, [p for p, _ in pairs[:20]], device)
     with torch.inference_mode():  # measured again after the folder: the faster of the two is the bare rate
         g_sec = min(g_sec, statistics.median(timed(lambda: colorizer.G(x), 5, device)))
     return make_row(f"colorize folder ({n} images)", size, 1, flops, [sec], of_bare=100 * g_sec / sec,
                     extra=f"({1 / g_sec:.2f} img/s bare); peak RSS {rss[0]:.0f} MB after {n // 10} images, "
-                          f"{rss[1]:.0f} MB after {n}")
+                          f"{rss[1]:.0f} MB after {n}; per image, ms (median of {len(stages['G'])}): "
+                          + ", ".join(f"{k} {1e3 * statistics.median(v):.1f}" for k, v in stages.items()))
+
+
+def colorize_stages(colorizer, paths: list[Path], device) -> dict[str, list[float]]:
+    """Seconds of each stage of colorizing one image, per image of ``paths`` (whose size is the colorizer's, so
+    no resizing): read and decode, to float, sRGB → L, G, Lab → sRGB uint8, PNG encoding (into memory, at the
+    commands' zlib level). The same calls as :meth:`Colorizer.colorize_rgb`, timed one by one: where the folder's
+    time beside G goes."""
+    import io
+
+    from PIL import Image
+
+    from pix2gan.batch import PNG_COMPRESSION
+    from pix2gan.data.images import read_image, to_rgb_float
+
+    stages: dict[str, list[float]] = {}
+
+    def stage(name: str, fn):
+        start = time.perf_counter()
+        out = fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        stages.setdefault(name, []).append(time.perf_counter() - start)
+        return out
+
+    for path in paths:
+        img = stage("read", lambda: read_image(path))
+        rgb = stage("to float", lambda: to_rgb_float(img))
+        with torch.inference_mode():
+            light = stage("sRGB → L", lambda: colorizer.task.cond(torch.from_numpy(rgb).permute(2, 0, 1)[None]
+                                                                   .to(device)))
+            ab = stage("G", lambda: colorizer.G(light))
+            out = stage("Lab → sRGB", lambda: colorizer.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy())
+        stage("PNG", lambda: Image.fromarray(out, "RGB").save(io.BytesIO(), "PNG", compress_level=PNG_COMPRESSION))
+    return stages
 
 
 def parse_job(job: str, args) -> tuple[str, int, str]:
