@@ -77,9 +77,9 @@ def with_samples(pairs: list[tuple[Path, Path]], n: int) -> list[tuple[Path, Pat
     return [(src, dst.with_name(f"{dst.stem}_s{i}{dst.suffix}"), i) for src, dst in pairs for i in range(n)]
 
 
-#: zlib level of the PNGs the image commands write. Colourised 512² photos (scikit-image's astronaut, chelsea,
-#: coffee): level 1 encodes in 19–22 ms against 70–85 ms at Pillow's default 6, for files 8–10% larger (lossless
-#: either way); at 512² the default would cost a quarter of a unet_256 forward per image.
+#: zlib level of the PNGs the image commands write. 512² colour photos (scikit-image's astronaut, chelsea, coffee;
+#: ``python tools/speed_tried.py --only png_level``): level 1 encodes in 17–21 ms against 58–75 ms at Pillow's
+#: default 6, for files 8–10% larger (lossless either way): the default cost a quarter of a unet_256 forward.
 PNG_COMPRESSION = 1
 
 

@@ -1,8 +1,8 @@
-"""Speed ideas measured against what pix2gan does (all but one not kept), so anyone can re-check them on their CPU.
+"""Speed ideas measured against what pix2gan does (most not kept), so anyone can re-check them on their CPU.
 
     python tools/speed_tried.py                     # all of them, fp32 (about 3 minutes on 2 cores)
     python tools/speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
-    python tools/speed_tried.py --only compile      # channels_last, compile, subpixel, small_matmul, d_batch, inner_fp32
+    python tools/speed_tried.py --only compile      # one of them (the names are below)
 
 - ``channels_last``: G and D in channels-last memory format; a training step (256² unet_256, batch 1).
 - ``compile``: ``torch.compile`` of G and D; its compile time (the first 3 steps), its step, and the break-even step.
@@ -14,6 +14,8 @@
   with AMX, else 64; in fp32 64 with AMX, else 1).
 - ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
   batch norm), forward and backward.
+- ``png_level``: PNG encoding of 512² colour photos at zlib levels 6 (Pillow's default), 3 and 1, time and size;
+  kept: the image commands write level 1 (``--png-compression``).
 - ``inner_fp32`` (with ``--precision bf16``): the U-Net's levels 5–7 (maps of 8² and less, most of the weights) kept
   in fp32 under bf16 autocast; training steps in 4 interleaved rounds against the plain bf16 step.
 
@@ -208,8 +210,37 @@ def inner_fp32(args) -> str:
             f"interleaved rounds: " + ", ".join(f"{x:.0f}/{y:.0f}" for x, y in rounds) + ")")
 
 
+def png_level(args) -> str:
+    """PNG encoding time and size at zlib levels 6 (Pillow's default), 3 and 1 (``pix2gan.batch.PNG_COMPRESSION``)
+    for scikit-image's colour photos astronaut, chelsea and coffee at 512²: what the image commands spend per
+    output beside the generator's forward."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    parts = []
+    for name in ("astronaut", "chelsea", "coffee"):
+        img = Image.fromarray(np.asarray(getattr(skimage.data, name)())).resize((512, 512), Image.LANCZOS)
+        cells = []
+        for level in (6, 3, 1):
+            sizes = []
+            ms = median_ms(lambda: sizes.append(encode_png(img, level)), args.iters)
+            cells.append(f"level {level} {ms:.1f} ms, {sizes[-1] / 1e3:.0f} kB")
+        parts.append(f"{name}: " + ", ".join(cells))
+    return "PNG encoding, 512² colour photos: " + "; ".join(parts)
+
+
+def encode_png(img, level: int) -> int:
+    """Bytes of ``img`` as a PNG at zlib ``level``."""
+    import io
+
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=level)
+    return buf.tell()
+
+
 TRIED = {"channels_last": channels_last, "compile": compiled, "subpixel": subpixel, "small_matmul": small_matmul,
-         "d_batch": d_batch, "inner_fp32": inner_fp32}
+         "d_batch": d_batch, "inner_fp32": inner_fp32, "png_level": png_level}
 
 
 def main() -> int:
