@@ -12,6 +12,8 @@
   (matmul + ``fold``) with the weight in its own layout, layer by layer. Kept where it wins: the U-Net takes this
   route up to ``pix2gan.nets.unet.MATMUL_POSITIONS`` positions, which depend on the CPU (under bf16 autocast 256
   with AMX, else 64; in fp32 64 with AMX, else 1).
+- ``outer_up``: the outermost transposed convolution (2 output channels) through oneDNN and as a matmul + ``fold``,
+  at three batch sizes (not kept: it wins at batch 1 only).
 - ``d_batch``: an instance-norm PatchGAN on real and fake as one batch instead of two calls (valid only without
   batch norm), forward and backward.
 - ``png_level``: PNG encoding of 512² colour photos at zlib levels 6 (Pillow's default), 3 and 1, time and size;
@@ -167,6 +169,25 @@ def small_matmul(args) -> str:
     return "oneDNN → matmul for the small maps (forward + backward; kept where it wins): " + "; ".join(parts)
 
 
+def outer_up(args) -> str:
+    """The outermost transposed convolution (2 output channels, the widest map) through oneDNN and as a matmul +
+    ``fold``, at 256² batch 1 and 4 (unet_256) and at the quickstart setting (64², batch 16, widths 32)."""
+    import pix2gan.nets.unet as unet
+
+    saved, parts = unet.MATMUL_POSITIONS, []
+    try:
+        for c_in, batch, side in ((128, 1, 128), (128, 4, 128), (64, 16, 32)):
+            layer, x = unet.Up(c_in, 2), torch.randn(batch, c_in, side, side)
+            times = []
+            for route in (0, 10**9):
+                unet.MATMUL_POSITIONS = {"fp32": route, "bf16": route}
+                times.append(module_ms(layer, x, args.precision == "bf16", args.iters))
+            parts.append(f"batch {batch}, {c_in}×{side}² → 2×{2 * side}²: {times[0]:.1f} → {times[1]:.1f} ms")
+    finally:
+        unet.MATMUL_POSITIONS = saved
+    return "oneDNN → matmul for the outermost up layer (forward + backward): " + "; ".join(parts)
+
+
 def d_batch(args) -> str:
     parts = []
     for batch, size in ((1, 256), (16, 64)):
@@ -240,7 +261,7 @@ def encode_png(img, level: int) -> int:
 
 
 TRIED = {"channels_last": channels_last, "compile": compiled, "subpixel": subpixel, "small_matmul": small_matmul,
-         "d_batch": d_batch, "inner_fp32": inner_fp32, "png_level": png_level}
+         "outer_up": outer_up, "d_batch": d_batch, "inner_fp32": inner_fp32, "png_level": png_level}
 
 
 def main() -> int:
