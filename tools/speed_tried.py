@@ -151,21 +151,13 @@ def small_matmul(args) -> str:
     positions), whatever ``MATMUL_POSITIONS`` says: the measurement behind its thresholds."""
     import pix2gan.nets.unet as unet
 
-    saved, parts = unet.MATMUL_POSITIONS, []
-    try:
-        for name, kind, c_in, c_out, side in unet_layers():
-            positions = (side // 2) ** 2 if kind == "down" else side ** 2
-            if positions > 1024:
-                continue
+    parts = []
+    for name, kind, c_in, c_out, side in unet_layers():
+        positions = (side // 2) ** 2 if kind == "down" else side ** 2
+        if positions <= 1024:
             layer = unet.Down(c_in, c_out) if kind == "down" else unet.Up(c_in, c_out)
-            x = torch.randn(1, c_in, side, side)
-            times = []
-            for route in (0, 10**9):  # every layer through oneDNN, then every layer a matmul
-                unet.MATMUL_POSITIONS = {"fp32": route, "bf16": route}
-                times.append(module_ms(layer, x, args.precision == "bf16", args.iters))
-            parts.append(f"{name} ({positions} px) {times[0]:.1f} → {times[1]:.1f} ms")
-    finally:
-        unet.MATMUL_POSITIONS = saved
+            before, after = onednn_and_matmul_ms(layer, torch.randn(1, c_in, side, side), args)
+            parts.append(f"{name} ({positions} px) {before:.1f} → {after:.1f} ms")
     return "oneDNN → matmul for the small maps (forward + backward; kept where it wins): " + "; ".join(parts)
 
 
@@ -174,18 +166,26 @@ def outer_up(args) -> str:
     ``fold``, at 256² batch 1 and 4 (unet_256) and at the quickstart setting (64², batch 16, widths 32)."""
     import pix2gan.nets.unet as unet
 
-    saved, parts = unet.MATMUL_POSITIONS, []
+    parts = []
+    for c_in, batch, side in ((128, 1, 128), (128, 4, 128), (64, 16, 32)):
+        before, after = onednn_and_matmul_ms(unet.Up(c_in, 2), torch.randn(batch, c_in, side, side), args)
+        parts.append(f"batch {batch}, {c_in}×{side}² → 2×{2 * side}²: {before:.1f} → {after:.1f} ms")
+    return "oneDNN → matmul for the outermost up layer (forward + backward): " + "; ".join(parts)
+
+
+def onednn_and_matmul_ms(layer, x: torch.Tensor, args) -> tuple[float, float]:
+    """``layer``'s (a ``Down`` or ``Up``) forward + backward ms through oneDNN, then through the matmul route,
+    whatever ``MATMUL_POSITIONS`` says (restored after)."""
+    import pix2gan.nets.unet as unet
+
+    saved, times = unet.MATMUL_POSITIONS, []
     try:
-        for c_in, batch, side in ((128, 1, 128), (128, 4, 128), (64, 16, 32)):
-            layer, x = unet.Up(c_in, 2), torch.randn(batch, c_in, side, side)
-            times = []
-            for route in (0, 10**9):
-                unet.MATMUL_POSITIONS = {"fp32": route, "bf16": route}
-                times.append(module_ms(layer, x, args.precision == "bf16", args.iters))
-            parts.append(f"batch {batch}, {c_in}×{side}² → 2×{2 * side}²: {times[0]:.1f} → {times[1]:.1f} ms")
+        for route in (0, 10**9):  # every layer through oneDNN, then every layer a matmul
+            unet.MATMUL_POSITIONS = {"fp32": route, "bf16": route}
+            times.append(module_ms(layer, x, args.precision == "bf16", args.iters))
     finally:
         unet.MATMUL_POSITIONS = saved
-    return "oneDNN → matmul for the outermost up layer (forward + backward): " + "; ".join(parts)
+    return times[0], times[1]
 
 
 def d_batch(args) -> str:
