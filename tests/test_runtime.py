@@ -62,6 +62,16 @@ def test_fit_threads_caps_at_the_budget_unless_the_user_chose(monkeypatch):
         torch.set_num_threads(before)
 
 
+def test_default_workers_follow_the_cpu_budget(monkeypatch):
+    """Data workers: one per CPU the process may use beyond the two the step keeps busy (at least 1, at most 8),
+    counted as cpu_budget counts them (a 2-CPU cgroup quota on a 64-core host: 1 worker, not 8)."""
+    from pix2gan.data import source
+
+    for budget, workers in ((1, 1), (2, 1), (5, 3), (64, 8)):
+        monkeypatch.setattr(source, "cpu_budget", lambda: budget)
+        assert source.default_workers() == workers
+
+
 def test_train_profile_prints_where_the_time_went(tmp_path, photo_dir, capsys):
     assert main(["train", "--data", str(photo_dir), "--out", str(tmp_path / "r"), "--steps", "4", "--profile",
                  *TINY]) == 0

@@ -12,7 +12,6 @@ event; an item that is readable but unfit (a gray photo for colorization) raises
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,6 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from pix2gan.errors import Pix2GanError
+from pix2gan.runtime import cpu_budget
 
 #: Draws in a row that may fail before a sample gives up (far beyond any tolerable fraction of bad files).
 MAX_TRIES = 64
@@ -192,9 +192,10 @@ class StepBatches(Sampler):
 
 def default_workers() -> int:
     """DataLoader worker processes when ``--workers`` is not given: one per CPU beyond the first two (which the
-    training step keeps busy), at least one, at most 8."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(8, max(1, cpus - 2))
+    training step keeps busy), at least one, at most 8. CPUs as :func:`pix2gan.runtime.cpu_budget` counts them (the
+    affinity mask capped by a cgroup quota), so a container limited to 2 CPUs on a large host gets one worker, not
+    eight stealing its compute threads' time."""
+    return min(8, max(1, cpu_budget() - 2))
 
 
 def _worker_init(_: int) -> None:
