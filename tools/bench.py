@@ -236,7 +236,7 @@ def colorize_folder(args, device) -> dict:
             assert summary.done == len(part), summary.failed
             rss[len(rss)] = peak_rss_mb()
         sec = (time.perf_counter() - start) / n
-        stages = colorize_stages(colorizer, [p for p, _ in pairs[:20]], device)
+        stages = colorize_stages(colorizer, [p for p, _ in pairs[:20]], Path(tmp) / "stage.png", device)
     with torch.inference_mode():  # measured again after the folder: the faster of the two is the bare rate
         g_sec = min(g_sec, statistics.median(timed(lambda: colorizer.G(x), 5, device)))
     return make_row(f"colorize folder ({n} images)", size, 1, flops, [sec], of_bare=100 * g_sec / sec,
@@ -245,16 +245,14 @@ def colorize_folder(args, device) -> dict:
                           + ", ".join(f"{k} {1e3 * statistics.median(v):.1f}" for k, v in stages.items()))
 
 
-def colorize_stages(colorizer, paths: list[Path], device) -> dict[str, list[float]]:
+def colorize_stages(colorizer, paths: list[Path], scratch: Path, device) -> dict[str, list[float]]:
     """Seconds of each stage of colorizing one image, per image of ``paths`` (whose size is the colorizer's, so
-    no resizing): read and decode, to float, sRGB → L, G, Lab → sRGB uint8, PNG encoding (into memory, at the
-    commands' zlib level). The same calls as :meth:`Colorizer.colorize_rgb`, timed one by one: where the folder's
-    time beside G goes."""
-    import io
-
+    no resizing): read and decode, to float, sRGB → L, G, Lab → sRGB uint8, writing the PNG to ``scratch`` as the
+    commands do. The same calls as :meth:`Colorizer.colorize_rgb`, timed one by one: where the folder's time beside
+    G goes."""
     from PIL import Image
 
-    from pix2gan.batch import PNG_COMPRESSION
+    from pix2gan.batch import save_image
     from pix2gan.data.images import read_image, to_rgb_float
 
     stages: dict[str, list[float]] = {}
@@ -275,7 +273,7 @@ def colorize_stages(colorizer, paths: list[Path], device) -> dict[str, list[floa
                                                                    .to(device)))
             ab = stage("G", lambda: colorizer.G(light))
             out = stage("Lab → sRGB", lambda: colorizer.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy())
-        stage("PNG", lambda: Image.fromarray(out, "RGB").save(io.BytesIO(), "PNG", compress_level=PNG_COMPRESSION))
+        stage("PNG", lambda: save_image(Image.fromarray(out, "RGB"), scratch))
     return stages
 
 
