@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pix2gan.batch import save_image_atomic
+from pix2gan.files import save_image_atomic
 from pix2gan.data.images import read_image, to_rgb_uint8
 from pix2gan.data.paired import pair_folders
 from pix2gan.errors import Pix2GanError

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from pix2gan.batch import save_image_atomic
+from pix2gan.files import save_image_atomic
 from pix2gan.data.bimodal import make_bimodal_colors
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2gan.batch import save_image_atomic
+from pix2gan.files import save_image_atomic
 from pix2gan.data.images import list_images, read_image, to_rgb_uint8
 from pix2gan.errors import Pix2GanError
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2gan.checkpoint import atomic_write_bytes
+from pix2gan.files import atomic_write_bytes
 from pix2gan.data.moving_digits import make_moving_digits
 
 

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from PIL import Image
 from tqdm import tqdm
 
 from pix2gan.data.images import IMAGE_SUFFIXES, list_images
-from pix2gan.checkpoint import replacing
+from pix2gan.files import replacing
 from pix2gan.errors import Pix2GanError
 
 
@@ -75,29 +74,6 @@ def with_samples(pairs: list[tuple[Path, Path]], n: int) -> list[tuple[Path, Pat
     if n == 1:
         return [(src, dst, 0) for src, dst in pairs]
     return [(src, dst.with_name(f"{dst.stem}_s{i}{dst.suffix}"), i) for src, dst in pairs for i in range(n)]
-
-
-#: zlib level of the PNGs the image commands write. 512² colour photos (scikit-image's astronaut, chelsea, coffee;
-#: ``python tools/speed_tried.py --only png_level``): level 1 encodes in 17–21 ms against 58–75 ms at Pillow's
-#: default 6, for files 8–10% larger (lossless either way): the default cost a quarter of a unet_256 forward.
-PNG_COMPRESSION = 1
-
-
-def save_image(img: Image.Image, path: Path, png_compression: int = PNG_COMPRESSION) -> None:
-    """``img.save(path)``, the format from the suffix; a PNG at zlib level ``png_compression`` (0–9)."""
-    img.save(path, **({"compress_level": png_compression} if path.suffix.lower() == ".png" else {}))
-
-
-def save_image_atomic(img: Image.Image, path: Path) -> None:
-    """``img.save`` through :func:`replacing`."""
-    with replacing(path) as tmp:
-        img.save(tmp)
-
-
-def save_figure_atomic(fig, path: Path) -> None:
-    """``fig.savefig`` through :func:`replacing`."""
-    with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=100)
 
 
 def process(pairs: list[tuple], write: Callable[..., None], *, overwrite: bool = False,

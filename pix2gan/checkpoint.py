@@ -3,51 +3,19 @@ exported generator in safetensors (weights + config in its metadata) loads the s
 
 from __future__ import annotations
 
-import contextlib
 import io
-import itertools
 import json
-import os
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
 from pix2gan.errors import Pix2GanError
+from pix2gan.files import atomic_write_bytes
 
 FORMAT = "pix2gan-checkpoint"
 VERSION = 1
-
-
-_counter = itertools.count()
-
-
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary name beside ``path`` (same suffix, so writers pick the format); when the block succeeds it
-    is renamed to ``path``, when it fails it is removed: never a half-written file at ``path``. The one atomic-write
-    mechanism of the project (checkpoints, configs, images, figures, reports)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # short (a name near the 255-byte limit must still get one) and unique in its folder
-    tmp = path.with_name(f".p2g-{os.getpid()}-{next(_counter)}.tmp{path.suffix}")
-    try:
-        yield tmp
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through :func:`replacing`, flushed to disk before the rename: a crash or a failed
-    write leaves the previous file (if any) untouched and no partial file behind."""
-    with replacing(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
 
 
 def save_checkpoint(path: Path, state: dict) -> None:

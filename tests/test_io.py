@@ -11,7 +11,8 @@ import skimage.data
 import torch
 from PIL import Image
 
-from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from pix2gan.checkpoint import load_checkpoint, save_checkpoint
+from pix2gan.files import atomic_write_bytes
 from pix2gan.data.images import alpha_channel, list_images, read_image, to_rgb_float, to_rgb_uint8
 from pix2gan.errors import Pix2GanError
 from pix2gan.tasks.colorize import ColorizeTask, lab_tensors_to_rgb, rgb_to_lab_tensors

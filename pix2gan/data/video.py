@@ -19,7 +19,7 @@ import numpy as np
 from pix2gan.errors import Pix2GanError
 
 #: The default temporal smoothing of colorized video (``pix2gan colorize --temporal-smoothing``), chosen with
-#: tools/video_benchmark.py: see the README's video section.
+#: tools/bench_video.py: see the README's video section.
 SMOOTHING = 0.5
 
 #: File name endings read as video (lower case, with the dot).
@@ -152,7 +152,7 @@ def add_video_stream(container, path: Path, width: int, height: int, rate: Fract
 
 def write_frames(path: Path, frames, rate: Fraction | float, crf: int = 18) -> int:
     """Encode RGB uint8 frames ``(H, W, 3)`` (any iterable, consumed one at a time) into ``path`` at ``rate`` fps;
-    returns the count. Not atomic: write to a temporary name (:func:`pix2gan.checkpoint.replacing`)."""
+    returns the count. Not atomic: write to a temporary name (:func:`pix2gan.files.replacing`)."""
     av = _av()
     n = 0
     with _named(path), av.open(str(path), "w") as c:
