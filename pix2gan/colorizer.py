@@ -15,11 +15,12 @@ from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
+from pix2gan.models import generator_from_state, pick_device
+from pix2gan.tasks import make_task
 from pix2gan.tasks.colorize import ColorizeTask
-from pix2gan.train import generator_from_state, pick_device
 
 #: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
-#: tools/train_default_colorizer.py).
+#: tools/make_default_colorizer.py).
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default_colorizer.pt"
 
 
@@ -37,11 +38,11 @@ class Colorizer:
     """
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu",
-                 strength: float = 1.0):
+                 strength: float = 1.0, task: ColorizeTask | None = None):
         self.G, self.device = on_device(generator, device)
         self.size = size
         self.strength = check_strength(strength)
-        self.task = ColorizeTask()
+        self.task = task or ColorizeTask()
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None) -> Colorizer:
@@ -49,7 +50,7 @@ class Colorizer:
         defaults to the one chosen for it on held-out photos."""
         if not DEFAULT_WEIGHTS.is_file():
             raise Pix2GanError(f"{DEFAULT_WEIGHTS}: the bundled colorizer is missing; train one with "
-                               f"tools/train_default_colorizer.py, or pass --checkpoint")
+                               f"tools/make_default_colorizer.py, or pass --checkpoint")
         return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size, strength=strength)
 
     @classmethod
@@ -62,7 +63,7 @@ class Colorizer:
         G, cfg = generator_from_state(state, Path(path), ema)
         if strength is None:
             strength = float(state.get("strength", 1.0))
-        return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength)
+        return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength, make_task(cfg))
 
     @property
     def latent_dim(self) -> int:

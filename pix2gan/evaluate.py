@@ -10,8 +10,9 @@ from torch import Tensor
 
 from pix2gan.data.source import fixed_batches
 from pix2gan.metrics import evaluate_images, psnr, sample_spread
+from torchvision.utils import make_grid
+
 from pix2gan.nets.latent import prior_codes
-from pix2gan.tasks.colorize import ColorizeTask
 
 EVAL_SEED = 20240601  # the crops drawn for evaluation: the same for every run and variant
 
@@ -60,7 +61,22 @@ def evaluate(G: torch.nn.Module, task, data, *, count: int = 64, size: int = 64,
     metrics = {k: float(np.mean([m[k] for m in per_sample])) for k in per_sample[0]}
     if samples > 1:
         metrics["best_psnr"] = torch.stack([psnr(f, real, 1.0) for f in fake]).max(0).values.mean().item()
-        metrics["sample_spread"] = sample_spread(fake, ab=isinstance(task, ColorizeTask))
+        metrics["sample_spread"] = sample_spread(fake, ab=task.spread_in_ab)
         if sample_extra is not None:
             metrics.update(sample_extra(fake, real))
     return Evaluation(metrics, cond, real, fake[0], fake if samples > 1 else None)
+
+
+def sample_grid(G: torch.nn.Module, task, batch: Tensor, device: str | torch.device = "cpu") -> Tensor:
+    """A picture ``(3, H', W')`` in [0, 1] of ``G`` (in eval mode) on ``batch`` (a drawn uint8 sample batch): one row
+    per sample, cond | output | target; a latent model shows three answers (prior codes of seeds 0, 1, 2) where
+    the output is."""
+    cond, real = task.to_tensors(batch, device)
+    was_training = G.training
+    G.eval()
+    with torch.inference_mode():
+        latent = getattr(G, "latent_dim", 0)
+        fakes = [G(cond, prior_codes(cond.shape[0], latent, s).to(device)) for s in range(3)] if latent else [G(cond)]
+    G.train(was_training)
+    rows = torch.stack([task.cond_to_rgb(cond), *(task.to_rgb(cond, f) for f in fakes), task.to_rgb(cond, real)], 1)
+    return make_grid(rows.flatten(0, 1).cpu(), nrow=len(fakes) + 2, padding=2)

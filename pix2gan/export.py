@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pix2gan.checkpoint import atomic_write_bytes, save_safetensors
+from pix2gan.checkpoint import save_safetensors
+from pix2gan.files import atomic_write_bytes
 from pix2gan.config import TrainConfig
 from pix2gan.errors import Pix2GanError
 from pix2gan.tasks import make_task
@@ -27,37 +28,11 @@ FORMATS = ("onnx", "safetensors")
 def contract(cfg: TrainConfig) -> dict[str, str]:
     """What the exported model takes and gives, for the task of ``cfg`` (also the ONNX input/output names); a
     model with a latent code takes the code as a second input."""
-    terms = _task_contract(cfg)
+    terms = make_task(cfg).contract()
     if cfg.latent_dim:
         terms.update(latent="z", latent_meaning=f"(B, {cfg.latent_dim}) float32: the latent code, one draw from "
                                                 f"N(0, I) per answer (zeros: the prior's mean)")
     return terms
-
-
-def _task_contract(cfg: TrainConfig) -> dict[str, str]:
-    task = make_task(cfg)
-    if cfg.task == "colorize":
-        return {"input": "L", "output": "ab",
-                "input_meaning": "(B, 1, H, W) float32: CIE Lab lightness of the sRGB image (D65) as L/50 - 1, "
-                                 "in [-1, 1]; any H, W >= 1",
-                "output_meaning": "(B, 2, H, W) float32: the predicted a*, b* divided by 110; the colour image is "
-                                  "Lab(L, 110 * ab) converted to sRGB",
-                "training_scale": f"photos were scaled to short side {cfg.load_size} for training; predicting "
-                                  f"there and upsampling ab to the full image works best"}
-    if cfg.task == "nextframe":
-        kind = "gray" if task.channels == 1 else "RGB"
-        return {"input": "context", "output": "next",
-                "input_meaning": f"(B, {task.cond_channels}, H, W) float32: the last {task.context} {kind} frames, "
-                                 f"oldest first, stacked on channels ({task.channels} each), as pixel/127.5 - 1 "
-                                 f"in [-1, 1]",
-                "output_meaning": f"(B, {task.channels}, H, W) float32: the next frame in [-1, 1]; pixels = "
-                                  f"(next + 1) * 127.5"}
-    side = lambda c: "gray" if c == 1 else "RGB"  # noqa: E731
-    return {"input": "source", "output": "target",
-            "input_meaning": f"(B, {task.cond_channels}, H, W) float32: the {side(task.cond_channels)} input image "
-                             f"({cfg.direction}) as pixel/127.5 - 1 in [-1, 1]",
-            "output_meaning": f"(B, {task.out_channels}, H, W) float32: the {side(task.out_channels)} output image "
-                              f"in [-1, 1]; pixels = (target + 1) * 127.5"}
 
 
 def export_safetensors(G: torch.nn.Module, cfg: TrainConfig, out: Path, defaults: dict | None = None) -> None:

@@ -11,9 +11,10 @@ from PIL import Image
 from pix2gan.data.sequences import open_sequences
 from pix2gan.errors import Pix2GanError
 from pix2gan.nets.latent import answer_codes
-from pix2gan.tasks.nextframe import NextFrameTask
+from pix2gan.models import load_generator, pick_device
 from pix2gan.runtime import on_device
-from pix2gan.train import load_generator, pick_device
+from pix2gan.tasks import make_task
+from pix2gan.tasks.nextframe import NextFrameTask
 
 
 class FramePredictor:
@@ -34,7 +35,7 @@ class FramePredictor:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
         one)."""
         G, cfg = load_generator(Path(path), task="nextframe", ema=ema)
-        return cls(G, NextFrameTask.from_config(cfg), pick_device(device))
+        return cls(G, make_task(cfg), pick_device(device))
 
     def _as_array(self, frames) -> np.ndarray:
         if isinstance(frames, (list, tuple)) and frames and isinstance(frames[0], Image.Image):

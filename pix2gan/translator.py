@@ -10,9 +10,10 @@ from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
 from pix2gan.nets.latent import answer_codes
-from pix2gan.tasks.paired import PairedTask
+from pix2gan.models import load_generator, pick_device
 from pix2gan.runtime import on_device
-from pix2gan.train import load_generator, pick_device
+from pix2gan.tasks import make_task
+from pix2gan.tasks.paired import PairedTask
 
 
 class Translator:
@@ -34,7 +35,7 @@ class Translator:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
         one)."""
         G, cfg = load_generator(Path(path), task="paired", ema=ema)
-        return cls(G, PairedTask.from_config(cfg), size, pick_device(device))
+        return cls(G, make_task(cfg), size, pick_device(device))
 
     @property
     def latent_dim(self) -> int:

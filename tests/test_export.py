@@ -1,5 +1,5 @@
 """Export: ONNX with any batch/height/width checked in onnxruntime, its contract in the metadata, safetensors round
-trip, and the README's colorize-without-torch example."""
+trip, and the docs' colorize-without-torch example."""
 
 import shutil
 import subprocess
@@ -16,7 +16,7 @@ from pix2gan.colorizer import Colorizer
 from pix2gan.data.moving_digits import make_moving_digits
 from pix2gan.export import PARITY_SIZES, onnx_contract
 from pix2gan.tasks import make_task
-from pix2gan.train import load_generator
+from pix2gan.models import load_generator
 
 # the smallest U-Net that still has a middle level: exporting traces every level, so depth sets the test's time
 SMALL = ["--size", "16", "--depth", "3", "--ngf", "4", "--ndf", "4", "--d-layers", "1", "--batch-size", "2",
@@ -117,9 +117,9 @@ def test_the_bundled_colorizer_exports_with_its_strength_and_size(tmp_path):
     assert np.array_equal(np.asarray(bundled(img)), np.asarray(exported(img)))
 
 
-def test_readme_onnxruntime_example_colorizes_without_torch(runs, tmp_path):
-    """The README's five lines, run in a process where importing torch fails."""
-    readme = (__import__("pathlib").Path(__file__).parents[1] / "README.md").read_text()
+def test_docs_onnxruntime_example_colorizes_without_torch(runs, tmp_path):
+    """docs/export.md's five lines, run in a process where importing torch fails."""
+    readme = (__import__("pathlib").Path(__file__).parents[1] / "docs" / "export.md").read_text()
     snippet = readme.split("<!-- onnx-example -->")[1].split("```python")[1].split("```")[0]
     assert len(snippet.strip().splitlines()) == 5
     Image.fromarray(np.random.default_rng(4).integers(0, 256, (33, 47), dtype=np.uint8)).save(tmp_path / "camera.png")

@@ -16,7 +16,8 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.losses import GAN_LOSSES, kl_to_prior
 from pix2gan.nets import Encoder, UNet, prior_codes
 from pix2gan.step import Codes, LossSettings, c_phase
-from pix2gan.train import Trainer, build_code_discriminator, build_encoder, build_generator
+from pix2gan.models import build_code_discriminator, build_encoder, build_generator
+from pix2gan.train import Trainer
 
 from conftest import TINY, tiny
 

@@ -17,13 +17,14 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.cli import main
 from pix2gan.colorizer import Colorizer
 from pix2gan.config import TrainConfig, resolve
-from pix2gan.data import open_source
 from pix2gan.errors import Pix2GanError
 from pix2gan.nets import UNet
 from pix2gan.step import ema_beta, ema_update, lr_factor
 from pix2gan.evaluate import evaluate
 from pix2gan.tasks.colorize import ColorizeTask
-from pix2gan.train import Trainer, load_generator
+from pix2gan.models import load_generator
+from pix2gan.tasks import make_task
+from pix2gan.train import Trainer
 
 from conftest import TINY, make_photo
 from conftest import tiny as tiny_config
@@ -202,7 +203,7 @@ def test_validation_on_a_separate_folder(tmp_path, photo_dir):
     vals = [r["val_psnr"] for r in log if "val_psnr" in r]
     assert len(vals) == 2
     G, cfg = load_generator(run / "checkpoint.pt", task="colorize")
-    expected = evaluate(G, ColorizeTask(), open_source(cfg, str(val)), count=3, size=cfg.size)
+    expected = evaluate(G, ColorizeTask(), make_task(cfg).open_source(str(val)), count=3, size=cfg.size)
     assert vals[-1] == pytest.approx(expected.metrics["psnr"], abs=1e-5)
     assert load_checkpoint(run / "best.pt")["best"]["value"] == pytest.approx(max(vals), abs=1e-5)
 

@@ -25,14 +25,36 @@ def lab_tensors_to_rgb(light: Tensor, ab: Tensor) -> Tensor:
 
 
 class ColorizeTask:
-    """Colour photos → (cond = L, real = ab). The generator predicts ab; pixels are Lab(L, ab) → sRGB."""
+    """Colour photos → (cond = L, real = ab). The generator predicts ab; pixels are Lab(L, ab) → sRGB.
+    ``load_size``: photos are scaled to this short side before the training crops are cut."""
 
     cond_channels = 1
     out_channels = 2
+    command = "colorize"  # the inference command of a model of this task
+    spread_in_ab = True  # several answers differ in colour alone: their spread is measured in CIE ab
+
+    def __init__(self, load_size: int = 80):
+        self.load_size = load_size
 
     @classmethod
     def from_config(cls, cfg) -> ColorizeTask:
-        return cls()
+        return cls(cfg.load_size)
+
+    def open_source(self, spec: str):
+        """The colour photos of ``spec`` (a folder or ``builtin:NAME``), listed, not decoded."""
+        from pix2gan.data.photos import open_photos
+
+        return open_photos(spec, self.load_size)
+
+    def contract(self) -> dict[str, str]:
+        """What an exported model takes and gives (ONNX input/output names and meanings)."""
+        return {"input": "L", "output": "ab",
+                "input_meaning": "(B, 1, H, W) float32: CIE Lab lightness of the sRGB image (D65) as L/50 - 1, "
+                                 "in [-1, 1]; any H, W >= 1",
+                "output_meaning": "(B, 2, H, W) float32: the predicted a*, b* divided by 110; the colour image is "
+                                  "Lab(L, 110 * ab) converted to sRGB",
+                "training_scale": f"photos were scaled to short side {self.load_size} for training; predicting "
+                                  f"there and upsampling ab to the full image works best"}
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         """uint8 ``(B, 3, H, W)`` sRGB → ``cond (B, 1, H, W)`` in [-1, 1], ``real (B, 2, H, W)`` in about [-1, 1]."""

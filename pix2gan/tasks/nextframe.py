@@ -12,6 +12,8 @@ class NextFrameTask:
     """Windows ``(B, context + 1, C, H, W)`` uint8 → cond = the first ``context`` frames ``(B, context·C, H, W)``,
     real = the last frame ``(B, C, H, W)``, both in [-1, 1]. C is 1 (gray) or 3 (RGB)."""
 
+    command = "predict"
+    spread_in_ab = False
 
     def __init__(self, context: int = 4, channels: int = 1, layout: str = "auto", frame_step: int = 1):
         self.context, self.channels, self.layout, self.frame_step = context, channels, layout, frame_step
@@ -21,6 +23,22 @@ class NextFrameTask:
     @classmethod
     def from_config(cls, cfg) -> NextFrameTask:
         return cls(cfg.context, cfg.frame_channels, cfg.layout, cfg.frame_step)
+
+    def open_source(self, spec: str):
+        """Windows of ``context + 1`` frames from the videos, frame folders, animations or arrays of ``spec``."""
+        from pix2gan.data.sequences import open_sequences
+
+        return open_sequences(spec, self.channels, self.context + 1, self.layout, self.frame_step)
+
+    def contract(self) -> dict[str, str]:
+        """What an exported model takes and gives (ONNX input/output names and meanings)."""
+        kind = "gray" if self.channels == 1 else "RGB"
+        return {"input": "context", "output": "next",
+                "input_meaning": f"(B, {self.cond_channels}, H, W) float32: the last {self.context} {kind} frames, "
+                                 f"oldest first, stacked on channels ({self.channels} each), as pixel/127.5 - 1 "
+                                 f"in [-1, 1]",
+                "output_meaning": f"(B, {self.channels}, H, W) float32: the next frame in [-1, 1]; pixels = "
+                                  f"(next + 1) * 127.5"}
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         x = to_signed(batch.to(device, non_blocking=True))

@@ -10,16 +10,37 @@ from pix2gan.tasks.pixels import signed_to_rgb, signed_to_uint8, to_signed
 
 class PairedTask:
     """Stacked pairs ``(B, Cin + Cout, H, W)`` uint8 → cond ``(B, Cin, H, W)``, real ``(B, Cout, H, W)``, both in
-    [-1, 1]. Channels are 1 (gray) or 3 (RGB) per side."""
+    [-1, 1]. Channels are 1 (gray) or 3 (RGB) per side; ``load_size``: images are scaled to this short side before
+    the training crops are cut."""
 
+    command = "translate"
+    spread_in_ab = False
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, direction: str = "AtoB"):
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, direction: str = "AtoB", load_size: int = 80):
         self.cond_channels, self.out_channels, self.direction = in_channels, out_channels, direction
+        self.load_size = load_size
 
     @classmethod
     def from_config(cls, cfg) -> PairedTask:
         a, b = cfg.a_channels, cfg.b_channels
-        return cls(a, b, "AtoB") if cfg.direction == "AtoB" else cls(b, a, "BtoA")
+        return cls(*((a, b) if cfg.direction == "AtoB" else (b, a)), cfg.direction, cfg.load_size)
+
+    def open_source(self, spec: str):
+        """The aligned pairs of ``spec`` (A|B images side by side, or A/ and B/ folders)."""
+        from pix2gan.data.paired import open_paired
+
+        a_b = (self.cond_channels, self.out_channels)
+        a, b = a_b if self.direction == "AtoB" else a_b[::-1]
+        return open_paired(spec, self.load_size, a, b, self.direction)
+
+    def contract(self) -> dict[str, str]:
+        """What an exported model takes and gives (ONNX input/output names and meanings)."""
+        side = lambda c: "gray" if c == 1 else "RGB"  # noqa: E731
+        return {"input": "source", "output": "target",
+                "input_meaning": f"(B, {self.cond_channels}, H, W) float32: the {side(self.cond_channels)} input "
+                                 f"image ({self.direction}) as pixel/127.5 - 1 in [-1, 1]",
+                "output_meaning": f"(B, {self.out_channels}, H, W) float32: the {side(self.out_channels)} output "
+                                  f"image in [-1, 1]; pixels = (target + 1) * 127.5"}
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
         x = to_signed(batch.to(device, non_blocking=True))
