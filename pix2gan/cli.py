@@ -1,4 +1,5 @@
-"""Command line: argparse → dataclass config → the library. Nothing imports this module."""
+"""Command line: argparse → dataclass config → the library. Only the entry point (`pix2gan`, `python -m pix2gan`) and
+the tests that drive the commands import it."""
 
 from __future__ import annotations
 
@@ -26,13 +27,27 @@ def _positive(flag: str):
     return parse
 
 
-def _add_train(sub) -> None:
-    from pix2gan.config import TrainConfig
-    from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
-    from pix2gan.nets.unet import NORMS
-    from pix2gan.tasks import TASKS
+def _add_config_options(p: argparse.ArgumentParser) -> None:
+    """One argument per :class:`~pix2gan.config.TrainConfig` field, from its metadata: type, allowed values, help,
+    default, group (the config is where an option is written)."""
+    from pix2gan.config import TrainConfig, flag
 
-    d = TrainConfig()
+    group = p
+    for f in dataclasses.fields(TrainConfig):
+        m = f.metadata
+        if m["group"]:
+            group = p.add_argument_group(m["group"])
+        kind = {"int": int, "float": float, "bool": bool}.get(f.type.split("|")[0].strip(), str)
+        shown = m["shown"] or (f"{f.default:g}" if isinstance(f.default, float) else f.default)
+        help = f"{m['help']} (default {shown})".replace("%", "%%") if f.default is not False else m["help"]
+        if kind is bool:
+            action = "store_true" if f.default is False else argparse.BooleanOptionalAction
+            group.add_argument(flag(f.name), action=action, help=help)
+        else:
+            group.add_argument(flag(f.name), type=kind, choices=m["choices"], help=help)
+
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a generator (and its discriminator)",
                        description="Train a U-Net generator with a PatchGAN discriminator as its learned loss. "
                                    "Values left out come from the defaults shown, or from the GAN loss's preset "
@@ -47,113 +62,7 @@ def _add_train(sub) -> None:
     p.add_argument("--profile", action="store_true",
                    help="time every phase of each step (data, G forward, D forward, backward, optimizer, ...) and "
                         "print where the time went at the end")
-    g = p.add_argument_group("data")
-    g.add_argument("--task", choices=list(TASKS), help=f"(default {d.task})")
-    g.add_argument("--data", help=f"colorize: a folder of colour images or builtin:photos / builtin:bimodal-colors; "
-                                  f"nextframe: videos (.mp4 ...), frame folders, GIF/APNG, .npy, or a folder of "
-                                  f"them, or builtin:moving-digits; "
-                                  f"paired: aligned A|B images or a folder with A/ and B/ "
-                                  f"(default {d.data}; `pix2gan datasets` lists the built-in sets)")
-    g.add_argument("--size", type=int, help=f"training crop in pixels (default {d.size})")
-    g.add_argument("--load-scale", type=float, help=f"photos are scaled to short side load-scale×size before "
-                                                    f"cropping (default {d.load_scale})")
-    g.add_argument("--holdout", type=float, help="fraction of the images/sequences held out for evaluation and "
-                                                 "sample grids, chosen by a hash of each file's name, so adding "
-                                                 "files never moves one between the sides (default 0)")
-    g.add_argument("--context", type=int, help=f"nextframe: context frames (default {d.context})")
-    g.add_argument("--frame-channels", type=int, choices=[1, 3], help="nextframe: 1 gray, 3 RGB (default 1)")
-    g.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], help="nextframe .npy layout (default auto)")
-    g.add_argument("--frame-step", type=int, help="nextframe: learn from every N-th frame, e.g. 2 for a 60 fps "
-                                                  "video to predict 30 fps motion (default 1)")
-    g.add_argument("--direction", choices=["AtoB", "BtoA"], help="paired: which side is the input (default AtoB)")
-    g.add_argument("--a-channels", type=int, choices=[1, 3], help="paired: channels of side A (default 3)")
-    g.add_argument("--b-channels", type=int, choices=[1, 3], help="paired: channels of side B (default 3)")
-    g.add_argument("--workers", type=int, help="processes decoding the data while the step runs; 0: in the "
-                                               "training process (default: one per CPU beyond the first two, "
-                                               "at least 1, at most 8); any value trains on the same batches")
-    g.add_argument("--max-bad-files", type=float, help=f"stop (checkpoint saved) when more than this fraction of "
-                                                       f"the listed files cannot be read; each is reported once and "
-                                                       f"replaced (default {d.max_bad_files:g})")
-    g.add_argument("--batch-size", type=int, help=f"(default {d.batch_size})")
-    g.add_argument("--steps", type=int, help=f"generator updates (default {d.steps})")
-    g.add_argument("--seed", type=int, help=f"(default {d.seed})")
-    g = p.add_argument_group("networks")
-    g.add_argument("--depth", type=int, help=f"U-Net stride-2 levels; pix2pix unet_256 is 8 (default {d.depth})")
-    g.add_argument("--ngf", type=int, help=f"generator base width (default {d.ngf})")
-    g.add_argument("--g-norm", choices=NORMS, help=f"(default {d.g_norm})")
-    g.add_argument("--dropout", type=float, help=f"(default {d.dropout})")
-    g.add_argument("--disc", choices=["conditional", "unconditional"], help=f"(default {d.disc})")
-    g.add_argument("--d-layers", type=int, help=f"PatchGAN layers: 1,2,3,4,5 → 16,34,70,142,286 px patches "
-                                                f"(default {d.d_layers})")
-    g.add_argument("--ndf", type=int, help=f"discriminator base width (default {d.ndf})")
-    g.add_argument("--d-norm", choices=NORMS, help="(default: the loss's preset)")
-    g.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
-                   help="spectral norm on D's convs (default: the loss's preset)")
-    g = p.add_argument_group("latent code: several answers per input (Alpha-GAN / BicycleGAN)")
-    g.add_argument("--latent-dim", type=int, help="length Z of a latent code: G(cond, z) with z ~ N(0, I), an "
-                                                  "encoder E and a code loss; colorize/predict --samples N then draw "
-                                                  "N answers (default 0: one answer per input)")
-    g.add_argument("--latent-inject", choices=["input", "all"], help="where z enters the U-Net: the input level "
-                                                                     "or every level (default all: measured better)")
-    g.add_argument("--code-loss", choices=["adversarial", "kl"], help="keep E's codes like the prior: a KL term "
-                                                                      "(BicycleGAN's cVAE-GAN; default: it met the "
-                                                                      "coverage target on two seeds) or a code "
-                                                                      "discriminator under --gan-loss (Alpha-GAN)")
-    g.add_argument("--code-weight", type=float, help="weight of the code loss (default 1 adversarial, 0.01 kl)")
-    g.add_argument("--latent-regression", type=float, help=f"weight of |E(G(cond, z)) − z|₁ so G cannot ignore z "
-                                                           f"(default {d.latent_regression:g}; 0: off)")
-    g = p.add_argument_group("losses")
-    g.add_argument("--gan-loss", choices=[*GAN_LOSSES, NONE], help=f"adversarial loss, none for an explicit-loss "
-                                                                     f"baseline (default {d.gan_loss})")
-    g.add_argument("--g-adv-form", choices=["default", "alpha"], help="alpha: Alpha-GAN's -l_f generator term, "
-                                                                      "logistic losses only (default default)")
-    g.add_argument("--recon", choices=[*RECON_LOSSES, NONE], help=f"explicit term (default {d.recon})")
-    g.add_argument("--recon-weight", type=float, help=f"λ on the explicit term (default {d.recon_weight:g})")
-    g.add_argument("--gdl-weight", type=float, help="gradient difference loss weight, next to --recon (default 0)")
-    g.add_argument("--adv-weight", type=float, help=f"weight on the adversarial term (default {d.adv_weight:g})")
-    g.add_argument("--r1", type=float, help="R1 penalty γ on real images, any loss (default 0: off)")
-    g.add_argument("--gp-weight", type=float, help="gradient penalty weight (default: preset; 10 for wgan-gp)")
-    g.add_argument("--clip", type=float, help="clip D weights to ±clip after each D step (default: preset)")
-    g.add_argument("--n-critic", type=int, help="D updates per G update (default: preset)")
-    g.add_argument("--optimizer", choices=["adam", "rmsprop"], help="(default: preset)")
-    g.add_argument("--lr", type=float, help="(default: preset)")
-    g.add_argument("--d-lr", type=float, help="discriminator learning rate (default: --lr)")
-    g.add_argument("--beta1", type=float, help="Adam β1 (default: preset)")
-    g.add_argument("--beta2", type=float, help="Adam β2 (default: preset)")
-    g = p.add_argument_group("schedule, EMA, D augmentation, warm-up phases, validation")
-    g.add_argument("--lr-schedule", choices=["constant", "linear", "cosine"],
-                   help="learning rate of G and D over the run (default constant); linear: pix2pix's rule")
-    g.add_argument("--lr-decay-start", type=int, help="linear: the step the decay to 0 at --steps starts "
-                                                      "(default: half of --steps)")
-    g.add_argument("--warmup-steps", type=int, help="linear LR ramp from 0 over these steps (default 0)")
-    g.add_argument("--ema-half-life", type=float, help="exponential moving average of G, half-life in images "
-                                                      "(stylegan2-ada; e.g. 10000; default 0: off); samples, "
-                                                      "validation and every command then use the EMA weights")
-    g.add_argument("--ema-rampup", type=float, help=f"the EMA half-life is at most images seen × this "
-                                                    f"(default {d.ema_rampup:g}; 0: no ramp-up)")
-    g.add_argument("--d-augment", help="differentiable augmentation of everything D sees (DiffAugment): "
-                                       "comma-separated translation, cutout, color (not color for colorize)")
-    g.add_argument("--pretrain-g-steps", type=int, help="NoGAN warm-up: the first N steps train G on the explicit "
-                                                        "terms alone (no D step) (default 0)")
-    g.add_argument("--pretrain-d-steps", type=int, help="then M steps train D alone on the frozen G's outputs, "
-                                                        "before the adversarial phase (default 0)")
-    g.add_argument("--val-every", type=int, help="evaluate on the held-out split every N steps into log.jsonl and "
-                                                 "keep RUN/best.pt (needs --holdout or --val-data; default 0: off)")
-    g.add_argument("--val-metric", help=f"the evaluate figure best.pt follows (default {d.val_metric})")
-    g.add_argument("--val-count", type=int, help=f"held-out crops per validation (default {d.val_count})")
-    g.add_argument("--val-data", help="validate on this folder instead of a --holdout split (e.g. photos of "
-                                      "sources never trained on)")
-    g = p.add_argument_group("bookkeeping")
-    g.add_argument("--log-every", type=int, help=f"(default {d.log_every})")
-    g.add_argument("--tensorboard", action="store_true",
-                   help="also write TensorBoard events to OUT/tb/ (every logged figure, the sample grids, the "
-                        "warnings); watch with: tensorboard --logdir runs/")
-    g.add_argument("--sample-every", type=int, help=f"(default {d.sample_every})")
-    g.add_argument("--checkpoint-every", type=int, help=f"(default {d.checkpoint_every})")
-    g.add_argument("--device", help="auto, cpu, cuda, cuda:N (default auto: CUDA when available)")
-    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"],
-                   help="mixed precision (autocast of the networks; losses, penalties and optimiser state stay "
-                        "fp32): bf16 on CUDA or on a CPU with AVX512-BF16/AMX, fp16 on CUDA (with a GradScaler)")
+    _add_config_options(p)
     p.set_defaults(func=cmd_train)
 
 
@@ -192,14 +101,14 @@ def cmd_train(args) -> int:
         print(trainer.timer.table())
     if trainer.interrupted:
         return 130
-    command = {"colorize": "colorize", "nextframe": "predict", "paired": "translate"}[trainer.cfg.task]
+    command = trainer.task.command
     print(f"use it: pix2gan {command} INPUT OUTPUT --checkpoint {out / 'checkpoint.pt'}")
     return 0
 
 
 def _add_image_io(p, what: str) -> None:
     """The arguments every file-or-folder image command shares."""
-    from pix2gan.batch import PNG_COMPRESSION
+    from pix2gan.files import PNG_COMPRESSION
     from pix2gan.data.images import MAX_PIXELS
 
     p.add_argument("input", type=Path, help="an image file or a folder")
@@ -241,7 +150,8 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
     ``samples`` outputs per input (``NAME_s0.png``, ..., seeds ``--seed`` + i); one line per failure; exit 1 if
     any failed."""
-    from pix2gan.batch import plan, process, save_image, with_samples
+    from pix2gan.batch import plan, process, with_samples
+    from pix2gan.files import save_image
     from pix2gan.data.images import read_image
     from pix2gan.data.video import VIDEO_SUFFIXES, is_video
 
@@ -374,8 +284,7 @@ def cmd_predict(args) -> int:
 
     from fractions import Fraction
 
-    from pix2gan.batch import save_image_atomic
-    from pix2gan.checkpoint import replacing
+    from pix2gan.files import replacing, save_image_atomic
     from pix2gan.data.video import is_video, probe, write_frames
     from pix2gan.predictor import FramePredictor
 
@@ -494,9 +403,10 @@ def _add_evaluate(sub) -> None:
 def cmd_evaluate(args) -> int:
     import json
 
-    from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint
+    from pix2gan.checkpoint import load_checkpoint
+    from pix2gan.files import atomic_write_bytes
     from pix2gan.compare import evaluate_runs
-    from pix2gan.train import pick_device
+    from pix2gan.models import pick_device
 
     if args.count < 1:
         raise Pix2GanError(f"--count must be at least 1, got {args.count}")
@@ -559,7 +469,7 @@ def _add_compare(sub) -> None:
 def cmd_compare(args) -> int:
     from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
     from pix2gan.config import TrainConfig
-    from pix2gan.train import pick_device
+    from pix2gan.models import pick_device
 
     if args.runs:
         runs = {}
@@ -614,7 +524,7 @@ def _add_export(sub) -> None:
 def cmd_export(args) -> int:
     from pix2gan.checkpoint import INFERENCE_DEFAULTS, load_checkpoint
     from pix2gan.export import FORMATS, export_onnx, export_safetensors
-    from pix2gan.train import generator_from_state
+    from pix2gan.models import generator_from_state
 
     fmt = args.format or args.output.suffix.lower().lstrip(".")
     if fmt not in FORMATS:

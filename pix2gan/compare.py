@@ -17,19 +17,20 @@ import torch
 from PIL import Image
 from torchvision.utils import make_grid
 
-from pix2gan.checkpoint import atomic_write_bytes, load_checkpoint, replacing
-from pix2gan.config import TrainConfig, resolve
-from pix2gan.data import open_source
+from pix2gan.checkpoint import load_checkpoint
+from pix2gan.files import atomic_write_bytes, replacing
+from pix2gan.config import NONE, TrainConfig, resolve
 from pix2gan.data.photos import BUILTIN_SETS
-from pix2gan.data.source import holdout_split
 from pix2gan.diagnostics import read_log
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import Evaluation, evaluate
-from pix2gan.losses import GAN_LOSSES, NONE, RECON_LOSSES
+from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
 from pix2gan.metrics import DIRECTION, goodness
+from pix2gan.report import figure, plot_curves
 from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
-from pix2gan.train import Trainer, load_generator
+from pix2gan.models import load_generator
+from pix2gan.train import Trainer
 
 _VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>(?!z[0-9])[a-z][a-z0-9-]*?))?"
                       r"(\+z(?P<latent>[0-9]+)(?P<kl>kl)?)?$")
@@ -42,9 +43,9 @@ class Variant:
     loss."""
 
     label: str
-    recon: str
+    recon: str | None  # None: no explicit term
     recon_weight: float
-    gan_loss: str
+    gan_loss: str | None  # None: no discriminator
     latent_dim: int = 0
     code_loss: str = "adversarial"
 
@@ -62,10 +63,11 @@ def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
         raise Pix2GanError(f"variant {text!r}: explicit term {recon!r} is not one of {', '.join([*RECON_LOSSES, NONE])}")
     if gan not in (*GAN_LOSSES, NONE):
         raise Pix2GanError(f"variant {text!r}: GAN loss {gan!r} is not one of {', '.join(GAN_LOSSES)}")
-    if recon == NONE and gan == NONE:
+    recon, gan = (None if name == NONE else name for name in (recon, gan))
+    if recon is None and gan is None:
         raise Pix2GanError(f"variant {text!r}: nothing to train")
     latent = int(m["latent"]) if m["latent"] else 0
-    if m["latent"] and (latent < 1 or gan == NONE or recon == NONE):
+    if m["latent"] and (latent < 1 or gan is None or recon is None):
         raise Pix2GanError(f"variant {text!r}: a latent code needs Z ≥ 1, an explicit term and a GAN loss, e.g. "
                            f"l1+nonsaturating+z8")
     try:
@@ -121,9 +123,9 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             first = cfg
             task = make_task(cfg)
             spec = data or cfg.data
-            source = open_source(cfg, spec)
-            held = holdout_split(source.names, cfg.holdout)[1] if spec == cfg.data else []
-            eval_set = source.subset(held) if held else source
+            source = task.open_source(spec)
+            held = source.split(cfg.holdout)[1] if spec == cfg.data else None
+            eval_set = held or source
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
             extra = builtin.extra_metrics if builtin else None
             sample_extra = builtin.sample_metrics if builtin else None
@@ -279,28 +281,13 @@ def _wrap(text: str, font, width: int, draw) -> list[str]:
 
 
 def _plot_curves(runs: dict[str, Path], path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from pix2gan.batch import save_figure_atomic
-
+    """curves.png: the explicit term, G's adversarial term and D's loss of every run, side by side."""
     logs = {label: read_log(run_dir) for label, run_dir in runs.items()}
     if not any(logs.values()):
         return False
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
-    for ax, key, title in zip(axes, ("g_recon", "g_adv", "d_loss"),
-                              ("explicit term (unweighted)", "G adversarial term", "D loss")):
-        for label, log in logs.items():
-            pts = [(r["step"], r[key]) for r in log if key in r]
-            if pts:
-                ax.plot(*zip(*pts), label=label, lw=1)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("step")
-        if ax.lines:
-            ax.legend(fontsize=7)
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
+    with figure(path, 1, 3, figsize=(14, 3.8)) as (fig, axes):
+        for ax, key, title in zip(axes, ("g_recon", "g_adv", "d_loss"),
+                                  ("explicit term (unweighted)", "G adversarial term", "D loss")):
+            plot_curves(ax, {label: (log, key) for label, log in logs.items()}, title)
+            ax.set_xlabel("step")
     return True

@@ -180,10 +180,6 @@ def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
     return grad.flatten(1).pow(2).sum(1).mean()
 
 
-#: The value of ``--gan-loss`` and ``--recon`` that leaves that term out (no discriminator is built for the first).
-NONE = "none"
-
-
 def l1(fake: Tensor, real: Tensor) -> Tensor:
     """Mean absolute error."""
     return F.l1_loss(fake, real)

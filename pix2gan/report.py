@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
 from pathlib import Path
 
 from pix2gan.checkpoint import load_checkpoint
@@ -14,11 +14,9 @@ from pix2gan.rundir import RunDir
 def summarize(run_dir: Path) -> str:
     """A few lines: the run's configuration, where it stands, its last figures and every warning with its step."""
     run = RunDir(run_dir)
-    if not run.config.exists():
-        raise Pix2GanError(f"{run_dir}: not a pix2gan run folder (no config.json)")
-    cfg = json.loads(run.config.read_text())
+    cfg = run.read_config()
     log = read_log(run_dir)
-    lines = [f"run {run_dir}: task {cfg['task']}, gan loss {cfg['gan_loss']}, recon {cfg['recon']}×{cfg['recon_weight']:g}"
+    lines = [f"run {run_dir}: task {cfg['task']}, gan loss {cfg['gan_loss'] or 'none'}, recon {cfg['recon'] or 'none'}×{cfg['recon_weight']:g}"
              f", data {cfg['data']}"]
     if not log:
         return "\n".join(lines + ["no logged steps yet"])
@@ -45,50 +43,64 @@ def summarize(run_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def plot_diagnostics(run_dir: Path, path: Path | None = None) -> Path:
-    """Write ``diagnostics.png``: losses, D's view, gradient signal at G's output, output diversity."""
+@contextlib.contextmanager
+def figure(path: Path, rows: int, cols: int, **kwargs):
+    """A matplotlib figure of ``rows`` × ``cols`` axes, written to ``path`` (atomically) when the block ends."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from pix2gan.batch import save_figure_atomic
+    from pix2gan.files import save_figure_atomic
 
+    fig, axes = plt.subplots(rows, cols, **kwargs)
+    try:
+        yield fig, axes
+        fig.tight_layout()
+        save_figure_atomic(fig, path)
+    finally:
+        plt.close(fig)
+
+
+def plot_curves(ax, curves: dict[str, tuple[list[dict], str]], title: str, log_scale: bool = False) -> None:
+    """One line per ``label: (log records, key)``: the key's logged values against their steps (positive ones on a
+    log scale)."""
+    for label, (records, key) in curves.items():
+        pts = [(r["step"], r[key]) for r in records if key in r and (not log_scale or r[key] > 0)]
+        if pts:
+            ax.plot(*zip(*pts), label=label, lw=1)
+    ax.set_title(title, fontsize=10)
+    if log_scale and ax.lines:
+        ax.set_yscale("log")
+    if ax.lines:
+        ax.legend(fontsize=8)
+
+
+def plot_diagnostics(run_dir: Path, path: Path | None = None) -> Path:
+    """Write ``diagnostics.png``: losses, D's view, gradient signal at G's output, output diversity."""
     run_dir = Path(run_dir)
     log = [r for r in read_log(run_dir) if "step" in r]
     if not log:
         raise Pix2GanError(f"{run_dir}: log.jsonl has no logged steps to plot")
     path = Path(path) if path else run_dir / "diagnostics.png"
-    fig, axes = plt.subplots(3, 2, figsize=(11, 10), sharex=True)
-    config = RunDir(run_dir).config
-    metric = json.loads(config.read_text()).get("val_metric", "psnr") if config.exists() else "psnr"
+    run = RunDir(run_dir)
+    metric = run.read_config().get("val_metric", "psnr") if run.config.exists() else "psnr"
     panels = [
-        (axes[0, 0], "losses", ["d_loss", "g_adv", "g_recon"], False),
-        (axes[0, 1], "discriminator (D(real), D(fake), accuracy)", ["d_real", "d_fake", "d_acc_real", "d_acc_fake"],
-         False),
-        (axes[1, 0], "gradient norm at G's output, by term", ["grad_adv", "grad_recon"], True),
-        (axes[1, 1], "output diversity / target diversity", ["diversity"], False),
-        (axes[2, 0], f"validation on the held-out split ({metric}; --val-every)", [f"val_{metric}"], False),
-        (axes[2, 1], "learning rate (G)", ["lr"], False),
+        ("losses", ["d_loss", "g_adv", "g_recon"], False),
+        ("discriminator (D(real), D(fake), accuracy)", ["d_real", "d_fake", "d_acc_real", "d_acc_fake"], False),
+        ("gradient norm at G's output, by term", ["grad_adv", "grad_recon"], True),
+        ("output diversity / target diversity", ["diversity"], False),
+        (f"validation on the held-out split ({metric}; --val-every)", [f"val_{metric}"], False),
+        ("learning rate (G)", ["lr"], False),
     ]
-    for ax, title, keys, log_scale in panels:
-        for key in keys:
-            pts = [(r["step"], r[key]) for r in log if key in r and (not log_scale or r[key] > 0)]
-            if pts:
-                ax.plot(*zip(*pts), label=key, lw=1)
-        ax.set_title(title, fontsize=10)
-        if log_scale and ax.lines:
-            ax.set_yscale("log")
-        if ax.lines:
-            ax.legend(fontsize=8)
-        for r in log:
-            for w in r.get("warnings", []):
-                ax.axvline(r["step"], color="red", ls="--", lw=0.8)
-                ax.text(r["step"], ax.get_ylim()[1], w, color="red", fontsize=7, rotation=90, va="top")
-    for ax in axes[2]:
-        ax.set_xlabel("step")
-    fig.suptitle(str(run_dir), fontsize=10)
-    fig.tight_layout()
-    save_figure_atomic(fig, path)
-    plt.close(fig)
+    with figure(path, 3, 2, figsize=(11, 10), sharex=True) as (fig, axes):
+        for ax, (title, keys, log_scale) in zip(axes.flat, panels):
+            plot_curves(ax, {key: (log, key) for key in keys}, title, log_scale)
+            for r in log:
+                for w in r.get("warnings", []):
+                    ax.axvline(r["step"], color="red", ls="--", lw=0.8)
+                    ax.text(r["step"], ax.get_ylim()[1], w, color="red", fontsize=7, rotation=90, va="top")
+        for ax in axes[2]:
+            ax.set_xlabel("step")
+        fig.suptitle(str(run_dir), fontsize=10)
     return path

@@ -119,8 +119,8 @@ def test_hue_metrics_on_truth_and_on_gray():
 def test_variant_syntax():
     v = parse_variant("l1*10+hinge")
     assert (v.recon, v.recon_weight, v.gan_loss, v.folder) == ("l1", 10.0, "hinge", "l1_10_hinge")
-    assert parse_variant("l2").gan_loss == "none" and parse_variant("l2").recon_weight == 100
-    assert parse_variant("none+nonsaturating").recon == "none"
+    assert parse_variant("l2").gan_loss is None and parse_variant("l2").recon_weight == 100
+    assert parse_variant("none+nonsaturating").recon is None
     for bad, msg in [("l3", "explicit term"), ("l1+gan", "GAN loss"), ("none", "nothing to train"),
                      ("l1**2", "expected RECON")]:
         with pytest.raises(Pix2GanError, match=msg):
