@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from pix2gan.checkpoint import atomic_write_bytes
+from pix2gan.files import atomic_write_bytes
 from pix2gan.errors import Pix2GanError
 
 
@@ -31,9 +31,31 @@ class RunDir:
     def sample(self, step: int) -> Path:
         return self.samples / f"step_{step:06d}.png"
 
+    def start(self, config_json: str, step: int) -> list[dict]:
+        """Open the folder for a trainer at ``step`` (0, or a resumed checkpoint's): hold the lock, remove what a
+        killed writer left, write ``config.json``, drop log lines written after ``step``; returns the log's records
+        up to ``step``. :meth:`unlock` when training ends."""
+        self.lock()
+        self.remove_stale_temporaries()
+        try:
+            self.write_config(config_json + "\n")
+        except OSError as e:
+            raise Pix2GanError(f"{self.config}: cannot write ({e.strerror or e}); training stopped") from None
+        self.trim_log(step)
+        return self.read_log()
+
     def write_config(self, text: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.config, text.encode())
+
+    def read_config(self) -> dict:
+        """The run's resolved configuration, as ``config.json`` holds it."""
+        try:
+            return json.loads(self.config.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise Pix2GanError(f"{self.path}: not a pix2gan run folder (no config.json)") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise Pix2GanError(f"{self.config}: not readable ({e})") from None
 
     def append_log(self, record: dict) -> None:
         with open(self.log, "a", encoding="utf-8") as f:

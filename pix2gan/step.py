@@ -1,5 +1,6 @@
 """One training step: the D phase and the G phase, as functions of the nets, their optimisers, a batch and the loss
-settings. No files, no logging, no schedule: the loop (``train.py``) decides what runs when.
+settings; the phases of a run (:class:`Phase`) and the schedules (learning rate, EMA) as functions of the step. No
+files, no logging: the loop (``train.py``) calls them.
 
 The loop passes :class:`Hooks`: ``phase(name)`` labels a stretch of work (the ``--profile`` timer), ``check(values)``
 stops before a non-finite loss reaches an optimiser, ``average(params)`` all-reduces gradients under torchrun. Their
@@ -26,7 +27,7 @@ from pix2gan.losses import (GAN_LOSSES, RECON_LOSSES, GanLoss, alpha_g, d_accura
 class Nets:
     """The networks and their optimisers (``D``/``opt_d`` None for an explicit-loss-only run); fp16 scalers.
     A latent model also has the encoder ``E`` (trained with G by ``opt_g``) and, for the adversarial code loss,
-    the code discriminator ``C`` and ``opt_c``."""
+    the code discriminator ``C`` and ``opt_c``; ``G_ema`` is the moving average of G when the run keeps one."""
 
     G: nn.Module
     D: nn.Module | None
@@ -37,6 +38,24 @@ class Nets:
     E: nn.Module | None = None
     C: nn.Module | None = None
     opt_c: torch.optim.Optimizer | None = None
+    G_ema: nn.Module | None = None
+
+    #: What a checkpoint holds of them, under these keys: the one table that saving and restoring both follow.
+    SAVED = ("G", "G_ema", "D", "opt_g", "opt_d", "E", "C", "opt_c")
+    #: The generators alone (best.pt, exported models).
+    GENERATORS = ("G", "G_ema")
+
+    def state_dict(self, keys: tuple[str, ...] = SAVED) -> dict:
+        return {k: getattr(self, k).state_dict() for k in keys if getattr(self, k) is not None}
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self.SAVED:
+            if getattr(self, k) is not None:
+                getattr(self, k).load_state_dict(state[k])
+
+    def modules(self) -> list[nn.Module]:
+        """The networks that train (not the EMA copy)."""
+        return [net for net in (self.G, self.D, self.E, self.C) if net is not None]
 
 
 @dataclass
@@ -328,18 +347,28 @@ def ema_update(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
         b_ema.copy_(b)
 
 
-PHASES = ("pretrain-g", "pretrain-d", "adversarial")
+@dataclass(frozen=True)
+class Phase:
+    """What a step of a phase does: ``d_updates`` D updates, each on its own batch, then a G update when
+    ``train_g``, with the adversarial term when ``adversarial``."""
+
+    name: str
+    d_updates: int
+    train_g: bool
+    adversarial: bool
+
+    @property
+    def batches(self) -> int:
+        return max(self.d_updates, 1)
 
 
-def phase_of(cfg, step: int, has_d: bool) -> str:
-    """Which phase (0-based) ``step`` is in: G alone on the explicit loss, then D alone on the frozen G's outputs,
+def phase_of(cfg, step: int, has_d: bool) -> Phase:
+    """The phase (0-based) ``step`` is in: G alone on the explicit loss, then D alone on the frozen G's outputs,
     then both (DeOldify's NoGAN order). Without a D (an explicit-loss baseline) every step is "explicit"."""
     if not has_d:
-        return "explicit"
+        return Phase("explicit", 0, train_g=True, adversarial=False)
     if step < cfg.pretrain_g_steps:
-        return "pretrain-g"
+        return Phase("pretrain-g", 0, train_g=True, adversarial=False)
     if step < cfg.pretrain_g_steps + cfg.pretrain_d_steps:
-        return "pretrain-d"
-    return "adversarial"
-
-
+        return Phase("pretrain-d", 1, train_g=False, adversarial=False)
+    return Phase("adversarial", cfg.n_critic, train_g=True, adversarial=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import signal
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Callable
 
 import numpy as np
@@ -47,6 +48,12 @@ class Source:
 
     def subset(self, indices: list[int]) -> Source:
         return Subset(self, indices)
+
+    def split(self, fraction: float) -> tuple[Source, Source | None]:
+        """(training, held-out) parts by :func:`holdout_split` of the names; no held-out part when nothing is held
+        out."""
+        train, held = holdout_split(self.names, fraction)
+        return (self.subset(train), self.subset(held)) if held else (self, None)
 
     def readable(self, i: int) -> bool:
         """Whether item ``i`` can be read now (unfit items are readable)."""
@@ -105,9 +112,19 @@ def seeded_generator(*entropy: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
+class Stream(IntEnum):
+    """The random streams of batch ``k`` of a step: ``seeded_generator(seed, step, k, stream)``."""
+
+    SAMPLES = 0       # each sample's item, crop and flip (with its slot: :func:`sample_generator`)
+    PENALTY = 1       # the gradient penalty's interpolation weights ε
+    PRIOR = 2         # a latent model's prior codes for the sampling path
+    KL_NOISE = 3      # the kl code loss's reparametrisation noise
+    CODE_PENALTY = 4  # the code discriminator's gradient penalty ε
+
+
 def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:
-    """The random stream of one sample (stream 0 of its batch)."""
-    return seeded_generator(seed, step, k, 0, slot)
+    """The random stream of one sample (:attr:`Stream.SAMPLES` of its batch)."""
+    return seeded_generator(seed, step, k, Stream.SAMPLES, slot)
 
 
 def random_crop(x: Tensor, gen: torch.Generator, size: int) -> Tensor:
@@ -264,6 +281,17 @@ class DataHealth:
                     lines.append(f"note: {e.message}: left out of training, as every such item will be "
                                  f"(counted in data_unfit)")
         return lines
+
+    def state_dict(self) -> dict:
+        return {"bad": dict(self.bad), "unfit": sorted(self.unfit)}
+
+    def load_state_dict(self, state: dict, source: Source) -> None:
+        """What a checkpoint remembers; files in ``source`` fixed since then no longer count as bad."""
+        self.unfit.update(state.get("unfit", []))
+        index = {name: i for i, name in enumerate(source.names)}
+        for name, message in state.get("bad", {}).items():
+            if name in index and not source.readable(index[name]):
+                self.bad[name] = message
 
     @property
     def counts(self) -> dict[str, int]:
