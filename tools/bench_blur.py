@@ -1,7 +1,7 @@
 """The blur table: L2/L1 baselines against GAN losses on the bimodal set and on photos, via `pix2gan compare`.
 
-    python tools/blur_benchmark.py --out runs/blur            # both sets, about 40 min on 2 CPU cores
-    python tools/blur_benchmark.py --sets bimodal --steps 300  # a quick look
+    python tools/bench_blur.py --out runs/blur            # both sets, about 40 min on 2 CPU cores
+    python tools/bench_blur.py --sets bimodal --steps 300  # a quick look
 
 Every variant is trained with the same seed, split, architecture and step count, then evaluated on the same
 held-out crops. Prints one markdown table per set. Finished runs in OUT are reused, unfinished ones resume.

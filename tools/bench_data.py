@@ -13,8 +13,8 @@ Then the decode speed of 4,000×3,000 JPEGs at load size 286: full decode + resi
 reduced-scale decode (`PIL.Image.draft`) the photo source uses, and a JPEG already stored at the load size (what a
 one-time `prepare` pass would give).
 
-    python tools/data_bench.py                       # N = 1000, 10000, 100000
-    python tools/data_bench.py --sizes 1000 --steps 20
+    python tools/bench_data.py                       # N = 1000, 10000, 100000
+    python tools/bench_data.py --sizes 1000 --steps 20
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Several answers per input: the latent model (Alpha-GAN's encoder + code discriminator, or BicycleGAN's KL) against
 one-answer models, on the same budget.
 
-    python tools/latent_benchmark.py --out runs/latent                    # all three parts, about 50 min on 2 cores
-    python tools/latent_benchmark.py --out runs/latent --parts bimodal    # the table alone, about 15 min
+    python tools/bench_latent.py --out runs/latent                    # all three parts, about 50 min on 2 cores
+    python tools/bench_latent.py --out runs/latent --parts bimodal    # the table alone, about 15 min
 
 - ``bimodal``: ``builtin:bimodal-colors`` (every shape yellow or blue at random, equal lightness): L2, L1 + non-
   saturating (one answer) and the latent variants, trained exactly as ``pix2gan compare`` trains them; 8 samples
@@ -12,7 +12,7 @@ one-answer models, on the same budget.
 - ``digits``: ``builtin:moving-digits-stochastic`` (digits turn at random): one-answer and latent next-frame models;
   8 rollouts of 6 frames from 16 held-out contexts: the spread of the rollouts at each step, and one context's 8
   rollouts drawn into OUT/digit_rollouts.png.
-- ``photo``: a latent colorizer trained on the offline photos of tools/train_default_colorizer.py (the same sources,
+- ``photo``: a latent colorizer trained on the offline photos of tools/make_default_colorizer.py (the same sources,
   palapeli-data and scikit-learn held out whole), then several colourings of one held-out photo in gray into
   OUT/photo_samples.png. A few dozen photos: a demonstration that the code is used, not a claim of quality.
 """
@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pix2gan.batch import save_image_atomic
+from pix2gan.files import save_image_atomic
 from pix2gan.colorizer import Colorizer
 from pix2gan.compare import evaluate_runs, labelled_grid, markdown_table, parse_variant, train_variants, write_report
 from pix2gan.config import TrainConfig, resolve
-from pix2gan.data import open_source
 from pix2gan.data.source import holdout_split
 from pix2gan.metrics import psnr, sample_spread
 from pix2gan.predictor import FramePredictor
 from pix2gan.runtime import cpu_description
+from pix2gan.tasks import make_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_default_colorizer import gather_photos, shrink, write_crops  # noqa: E402
@@ -65,7 +65,7 @@ def bimodal(args) -> None:
     print("\n".join(table), flush=True)
     # one held-out image: the gray input, the truth, the one-answer model, then the latent model's 8 samples
     latent = next(label for label, v in zip(runs, variants) if v.latent_dim)
-    one = next((label for label, v in zip(runs, variants) if not v.latent_dim and v.gan_loss != "none"), None)
+    one = next((label for label, v in zip(runs, variants) if not v.latent_dim and v.gan_loss is not None), None)
     pick = int(args.pick)
     columns = [results[latent].cond[pick:pick + 1], results[latent].real[pick:pick + 1]]
     names = ["gray input", "truth"]
@@ -89,7 +89,7 @@ def digits(args) -> None:
     variants = [parse_variant(v) for v in ("l1+nonsaturating", args.digit_latent)]
     t0 = time.perf_counter()
     runs = train_variants(base, variants, args.out / "digits", progress=not args.quiet)
-    source = open_source(resolve(base))
+    source = make_task(resolve(base)).open_source(base.data)
     held = holdout_split(source.names, base.holdout)[1]
     steps, samples, contexts = 6, 8, 16
     print(f"\nbuiltin:moving-digits-stochastic, {args.digit_steps} steps each, {contexts} held-out contexts × "

@@ -1,6 +1,6 @@
 """Train every GAN loss for the same number of steps and print D/G losses and seconds per step as a table.
 
-    python tools/loss_table.py --steps 200 --size 32
+    python tools/bench_losses.py --steps 200 --size 32
 
 Each loss runs with its own preset (see `pix2gan losses`), the same seed, data and architecture. Losses are averaged
 over the last 20 steps. Seconds per step count one generator update, including the loss's critic steps (5 for wgan

@@ -1,7 +1,7 @@
 """One-step next-frame quality on held-out moving digits: L2-only vs L1+non-saturating GAN vs copying the last frame.
 
-    python tools/nextframe_benchmark.py --out runs/nextframe            # about 25 min on 2 CPU cores
-    python tools/nextframe_benchmark.py --steps 200 --sets deterministic  # a quick look
+    python tools/bench_nextframe.py --out runs/nextframe            # about 25 min on 2 CPU cores
+    python tools/bench_nextframe.py --steps 200 --sets deterministic  # a quick look
 
 Each variant trains with the same seed, split, architecture and steps on builtin:moving-digits (and its stochastic
 twin), then predicts one frame for 64 fixed held-out windows. PSNR/SSIM reward the mean (the blur); the sharpness
@@ -21,7 +21,6 @@ from torch import nn
 
 from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
 from pix2gan.config import TrainConfig, resolve
-from pix2gan.data import open_source
 from pix2gan.data.source import holdout_split
 from pix2gan.evaluate import evaluate
 from pix2gan.tasks import make_task
@@ -64,7 +63,7 @@ def main() -> int:
         runs = train_variants(base, variants, args.out / name, progress=not args.quiet)
         results = evaluate_runs(runs, None, 64, args.device)
         task = make_task(base)
-        source = open_source(resolve(base))
+        source = make_task(resolve(base)).open_source(base.data)
         held = source.subset(holdout_split(source.names, base.holdout)[1])
         results = {"copy last frame": evaluate(CopyLast(task.channels), task, held, count=64, size=64),
                    **results}

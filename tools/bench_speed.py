@@ -1,12 +1,12 @@
 """Speed and memory of training and inference, against the machine's own matmul peak and a plain implementation.
 
-    python tools/bench.py                      # CPU: training at 256² (pix2pix unet_256, batch 1), training and
+    python tools/bench_speed.py                      # CPU: training at 256² (pix2pix unet_256, batch 1), training and
                                                # G forward at 128/256/512, colorizing a folder of 512² photos
-    python tools/bench.py --device cuda --train-batch 16 --precision bf16
-    python tools/bench.py --profile            # where a training step spends its time (as pix2gan train --profile)
-    python tools/bench.py --pix2pix ~/pytorch-CycleGAN-and-pix2pix   # adds pix2pix's own train.py, same nets
-    python tools/bench.py --layers             # each convolution of G and D alone: forward, backward, fp32, bf16
-    python tools/bench.py --repeat 3           # the compared 256² rows in 3 interleaved rounds (a noisy machine)
+    python tools/bench_speed.py --device cuda --train-batch 16 --precision bf16
+    python tools/bench_speed.py --profile            # where a training step spends its time (as pix2gan train --profile)
+    python tools/bench_speed.py --pix2pix ~/pytorch-CycleGAN-and-pix2pix   # adds pix2pix's own train.py, same nets
+    python tools/bench_speed.py --layers             # each convolution of G and D alone: forward, backward, fp32, bf16
+    python tools/bench_speed.py --repeat 3           # the compared 256² rows in 3 interleaved rounds (a noisy machine)
 
 Training ("ours") is pix2gan's Trainer step on builtin:photos: colorization, unet_256 (depth 8, ngf 64), 70×70
 PatchGAN (ndf 64), batch norm, L1 + non-saturating GAN, Adam. "plain" is the textbook pix2pix step written out
@@ -214,7 +214,8 @@ def colorize_folder(args, device) -> dict:
     tenth of the folder and at the end."""
     import tempfile
 
-    from pix2gan.batch import plan, process, save_image
+    from pix2gan.batch import plan, process
+    from pix2gan.files import save_image
     from pix2gan.colorizer import Colorizer
     from pix2gan.data.images import read_image
     from pix2gan.nets import UNet
@@ -252,7 +253,7 @@ def colorize_stages(colorizer, paths: list[Path], scratch: Path, device) -> dict
     G goes."""
     from PIL import Image
 
-    from pix2gan.batch import save_image
+    from pix2gan.files import save_image
     from pix2gan.data.images import read_image, to_rgb_float
 
     stages: dict[str, list[float]] = {}

@@ -1,8 +1,8 @@
 """Speed ideas measured against what pix2gan does (most not kept), so anyone can re-check them on their CPU.
 
-    python tools/speed_tried.py                     # all of them, fp32 (about 3 minutes on 2 cores)
-    python tools/speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
-    python tools/speed_tried.py --only compile      # one of them (the names are below)
+    python tools/bench_speed_tried.py                     # all of them, fp32 (about 3 minutes on 2 cores)
+    python tools/bench_speed_tried.py --precision bf16    # the same under CPU autocast (native-bf16 CPUs)
+    python tools/bench_speed_tried.py --only compile      # one of them (the names are below)
 
 - ``channels_last``: G and D in channels-last memory format; a training step (256² unet_256, batch 1).
 - ``compile``: ``torch.compile`` of G and D; its compile time (the first 3 steps), its step, and the break-even step.
@@ -232,7 +232,7 @@ def inner_fp32(args) -> str:
 
 
 def png_level(args) -> str:
-    """PNG encoding time and size at zlib levels 6 (Pillow's default), 3 and 1 (``pix2gan.batch.PNG_COMPRESSION``)
+    """PNG encoding time and size at zlib levels 6 (Pillow's default), 3 and 1 (``pix2gan.files.PNG_COMPRESSION``)
     for scikit-image's colour photos astronaut, chelsea and coffee at 512²: what the image commands spend per
     output beside the generator's forward."""
     import numpy as np

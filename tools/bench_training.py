@@ -5,8 +5,8 @@ flower, Debian mate-backgrounds' nature photos when installed), stored once at s
 photos held out by a hash of their names. Every variant has the same seed, steps, architecture and data; each is
 evaluated on the same 128 held-out crops with its raw generator and, when it has one, its EMA generator.
 
-    python tools/training_bench.py --out runs/features            # 600 steps each, about 15 minutes on 2 cores
-    python tools/training_bench.py --out runs/features --steps 100   # a quick look
+    python tools/bench_training.py --out runs/features            # 600 steps each, about 15 minutes on 2 cores
+    python tools/bench_training.py --out runs/features --steps 100   # a quick look
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pix2gan.batch import save_image_atomic  # noqa: E402
+from pix2gan.files import save_image_atomic  # noqa: E402
 from pix2gan.compare import evaluate_runs  # noqa: E402
 from pix2gan.config import TrainConfig  # noqa: E402
 from pix2gan.train import Trainer  # noqa: E402

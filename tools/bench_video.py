@@ -1,7 +1,7 @@
 """Colorize a panning clip and measure colour flicker, speed and memory: the README's video figures.
 
-    python tools/video_benchmark.py                    # 100 and 1,000 frames, bundled colorizer
-    python tools/video_benchmark.py --frames 100 --photo my.jpg --checkpoint run/checkpoint.pt
+    python tools/bench_video.py                    # 100 and 1,000 frames, bundled colorizer
+    python tools/bench_video.py --frames 100 --photo my.jpg --checkpoint run/checkpoint.pt
 
 A window of 320×240 pans back and forth over an offline photo (scikit-image's astronaut by default) and, halfway,
 cuts to a second photo (coffee): the colour clip is the truth, its gray version is colorized by ``pix2gan colorize``

@@ -4,8 +4,8 @@ Each mutant replaces one exact piece of source text (it must occur exactly once)
 catch it; a mutant whose tests still pass is a hole in the suite, printed as SURVIVED. Not part of CI: run it before
 claiming that a test is enough.
 
-    python tools/mutants.py            # every mutant
-    python tools/mutants.py --only rng-restore,blurred-L
+    python tools/check_mutants.py            # every mutant
+    python tools/check_mutants.py --only rng-restore,blurred-L
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Put an input and its colorized output side by side in one PNG (for docs and reports).
 
-    python tools/before_after.py samples/gray/camera.png samples/color/camera.png docs/camera_before_after.png
+    python tools/make_before_after.py samples/gray/camera.png samples/color/camera.png docs/camera_before_after.png
 """
 
 import argparse

@@ -1,8 +1,8 @@
 """Train the default colorizer shipped in pix2gan/weights/ and its L2 twin, measure both on held-out *sources*, and
 write the model card (docs/default_colorizer.md).
 
-    python tools/train_default_colorizer.py --previous prev.pt       # prev.pt: the bundled file this one replaces
-    python tools/train_default_colorizer.py --evaluate-only ...      # the card again from the trained runs
+    python tools/make_default_colorizer.py --previous prev.pt       # prev.pt: the bundled file this one replaces
+    python tools/make_default_colorizer.py --evaluate-only ...      # the card again from the trained runs
 
 Data (all offline; the tool lists what it found and what it left out, and why): scikit-image's scene photos,
 matplotlib's grace_hopper.jpg, scikit-learn's china.jpg and flower.jpg, and the photographs (not the illustrations)
@@ -33,8 +33,8 @@ from PIL import Image
 import skimage.color
 
 from pix2gan import metrics
-from pix2gan.batch import save_image_atomic
-from pix2gan.checkpoint import FORMAT, VERSION, atomic_write_bytes, load_checkpoint
+from pix2gan.checkpoint import FORMAT, VERSION, load_checkpoint
+from pix2gan.files import atomic_write_bytes, save_image_atomic
 from pix2gan.colorizer import Colorizer
 from pix2gan.compare import parse_variant, train_variants
 from pix2gan.config import TrainConfig
@@ -416,7 +416,7 @@ least colour error (ΔE2000) on the held-out photos: **{card.choice}**
 
 ## How it was made
 
-`python tools/train_default_colorizer.py --previous prev.pt` (prev.pt: the file this one replaced, `git show
+`python tools/make_default_colorizer.py --previous prev.pt` (prev.pt: the file this one replaced, `git show
 3259cd1:pix2gan/weights/default_colorizer.pt > prev.pt`), {cpu_description()}, torch {torch.__version__}:
 {minutes.get("l1+nonsaturating", float("nan")):.0f} min for this model and {minutes.get("l2", float("nan")):.0f} min
 for its L2 twin (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this card again from the trained runs.
