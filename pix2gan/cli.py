@@ -27,24 +27,38 @@ def _positive(flag: str):
     return parse
 
 
+def _config_argument(group, name: str, default=argparse.SUPPRESS, help: str | None = None) -> None:
+    """The argument of the config field ``name``: its type, allowed values and help from the field's metadata
+    (:func:`pix2gan.config.option`); ``default`` and ``help`` override the field's for a command that wants others
+    (compare trains small)."""
+    from pix2gan.config import FIELDS, flag
+
+    f = FIELDS[name]
+    m = f.metadata
+    kind = {"int": int, "float": float, "bool": bool}.get(f.type.split("|")[0].strip(), str)
+    value = f.default if default is argparse.SUPPRESS else default
+    shown = m["shown"] if default is argparse.SUPPRESS and m["shown"] else value
+    text = (help or m["help"]) + ("" if value is False or shown is None else f" (default {shown:g})"
+                                  if isinstance(shown, float) else f" (default {shown})")
+    if kind is bool:
+        action = "store_true" if f.default is False else argparse.BooleanOptionalAction
+        group.add_argument(flag(name), action=action, default=default, help=text.replace("%", "%%"))
+    else:
+        long = m["choices"] is not None and len(m["choices"]) > 8  # listed in the help, not the usage line
+        group.add_argument(flag(name), type=kind, choices=m["choices"], default=default, metavar="NAME" if long else None,
+                           help=(text + (f"; one of {', '.join(m['choices'])}" if long else "")).replace("%", "%%"))
+
+
 def _add_config_options(p: argparse.ArgumentParser) -> None:
-    """One argument per :class:`~pix2gan.config.TrainConfig` field, from its metadata: type, allowed values, help,
-    default, group (the config is where an option is written)."""
-    from pix2gan.config import TrainConfig, flag
+    """One argument per :class:`~pix2gan.config.TrainConfig` field, in its group (the config is where an option is
+    written)."""
+    from pix2gan.config import FIELDS
 
     group = p
-    for f in dataclasses.fields(TrainConfig):
-        m = f.metadata
-        if m["group"]:
-            group = p.add_argument_group(m["group"])
-        kind = {"int": int, "float": float, "bool": bool}.get(f.type.split("|")[0].strip(), str)
-        shown = m["shown"] or (f"{f.default:g}" if isinstance(f.default, float) else f.default)
-        help = f"{m['help']} (default {shown})".replace("%", "%%") if f.default is not False else m["help"]
-        if kind is bool:
-            action = "store_true" if f.default is False else argparse.BooleanOptionalAction
-            group.add_argument(flag(f.name), action=action, help=help)
-        else:
-            group.add_argument(flag(f.name), type=kind, choices=m["choices"], help=help)
+    for name, f in FIELDS.items():
+        if f.metadata["group"]:
+            group = p.add_argument_group(f.metadata["group"])
+        _config_argument(group, name)
 
 
 def _add_train(sub) -> None:
@@ -266,8 +280,7 @@ def _add_predict(sub) -> None:
                    help="the context starts at this frame (counted in --frame-steps; default: the last frames)")
     p.add_argument("--frame-step", type=int, default=None,
                    help="take every N-th frame of INPUT (default: the model's training --frame-step)")
-    p.add_argument("--layout", choices=["auto", "TNHW", "NTHW"], default=None,
-                   help="layout of a 4-D .npy (default: the one the model was trained with)")
+    _config_argument(p, "layout", None, help="layout of a 4-D .npy (the model's own when not given)")
     p.add_argument("--samples", type=_positive("--samples"), default=1, metavar="N",
                    help="a model trained with --latent-dim: N futures, each in OUTPUT/sample_i/ (default 1: the "
                         "frames in OUTPUT itself)")
@@ -426,7 +439,8 @@ def cmd_evaluate(args) -> int:
 
 
 def _add_compare(sub) -> None:
-    from pix2gan.tasks import TASKS
+    from pix2gan.compare import COMPARE_DEFAULTS
+    from pix2gan.config import FIELDS
 
     p = sub.add_parser("compare", help="train loss variants identically and report their blur and colour",
                        description="Train each variant with the same seed, data split, architecture and step "
@@ -436,41 +450,29 @@ def _add_compare(sub) -> None:
                                    "l1, l1+nonsaturating, l1*10+hinge, none+lsgan; l1+nonsaturating+z8 adds a "
                                    "latent code of 8 with a code discriminator (+z8kl: with a KL code loss), "
                                    "whose answers are sampled --samples times per crop.")
-    p.add_argument("--task", choices=list(TASKS), default="colorize")
-    p.add_argument("--data", default=None, help="a folder or builtin:NAME (default builtin:bimodal-colors; with "
-                                                "--runs, default the runs' own data and held-out split)")
     p.add_argument("--variants", default="l2,l1,l1+nonsaturating", help="comma-separated (default "
                                                                         "l2,l1,l1+nonsaturating)")
     p.add_argument("--runs", default=None, help="comma-separated run folders to evaluate instead of training")
     p.add_argument("--out", type=Path, required=True, help="report folder (runs are trained in OUT/runs/)")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--size", type=int, default=32)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--depth", type=int, default=5)
-    p.add_argument("--ngf", type=int, default=32)
-    p.add_argument("--ndf", type=int, default=32)
-    p.add_argument("--holdout", type=float, default=0.2, help="fraction of images held out for evaluation")
     p.add_argument("--eval-count", type=int, default=64, help="held-out crops evaluated (default 64)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
-    p.add_argument("--tensorboard", action="store_true",
-                   help="TensorBoard events for every variant (OUT/runs/VARIANT/tb/, with sample grids 4 times per "
-                        "run): tensorboard --logdir OUT/runs overlays them")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
-                   help="as train --precision (default fp32)")
     p.add_argument("--samples", type=_positive("--samples"), default=8,
                    help="answers per held-out crop when a variant has a latent code (+zZ): metrics averaged over "
                         "them, with best_psnr, sample_spread and, on builtin:bimodal-colors, coverage (default 8)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
+    g = p.add_argument_group("training every variant alike (as train's options; the defaults train small)")
+    _config_argument(g, "data", None, help=f"a folder or builtin:NAME (default {COMPARE_DEFAULTS['data']}; with "
+                                           f"--runs, the runs' own data and held-out split)")
+    for name in ("task", *(k for k in COMPARE_DEFAULTS if k != "data"), "tensorboard", "precision", "device"):
+        _config_argument(g, name, COMPARE_DEFAULTS.get(name, FIELDS[name].default))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
-    from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
-    from pix2gan.config import TrainConfig
+    from pix2gan.compare import COMPARE_DEFAULTS, compare, compare_config, evaluate_runs, markdown_table, write_report
     from pix2gan.models import pick_device
 
+    title = f"pix2gan compare: {args.data or COMPARE_DEFAULTS['data']}"
     if args.runs:
         runs = {}
         for item in args.runs.split(","):
@@ -478,23 +480,15 @@ def cmd_compare(args) -> int:
             if not RunDir(path).checkpoint.exists():
                 raise Pix2GanError(f"{path}: not a run folder (no checkpoint.pt)")
             runs[path.name] = path
-        data = args.data
+        results = evaluate_runs(runs, args.data, args.eval_count, pick_device(args.device), ema=not args.no_ema,
+                                samples=args.samples)
+        page = write_report(results, runs, args.out, title)
     else:
-        variants = [parse_variant(v) for v in args.variants.split(",") if v.strip()]
-        labels = [v.label for v in variants]
-        if len(set(labels)) != len(labels):
-            raise Pix2GanError(f"--variants {args.variants!r}: a variant is listed twice")
-        base = TrainConfig(task=args.task, data=args.data or "builtin:bimodal-colors", steps=args.steps, size=args.size,
-                           batch_size=args.batch_size, depth=args.depth, ngf=args.ngf, ndf=args.ndf,
-                           holdout=args.holdout, seed=args.seed, device=args.device,
-                           sample_every=max(1, args.steps // 4) if args.tensorboard else 10**9,
-                           checkpoint_every=max(1, args.steps // 4), tensorboard=args.tensorboard,
-                           precision=args.precision)
-        runs = train_variants(base, variants, args.out, progress=not args.quiet)
-        data = None
-    results = evaluate_runs(runs, data, args.eval_count, pick_device(args.device), ema=not args.no_ema,
-                            samples=args.samples)
-    page = write_report(results, runs, args.out, f"pix2gan compare: {args.data or 'builtin:bimodal-colors'}")
+        values = {k: getattr(args, k) for k in ("task", *COMPARE_DEFAULTS, "tensorboard", "precision", "device")}
+        base = compare_config(**{**values, "data": args.data or COMPARE_DEFAULTS["data"]})
+        results, _ = compare(base, args.variants, args.out, eval_count=args.eval_count, samples=args.samples,
+                             ema=not args.no_ema, progress=not args.quiet, title=title)
+        page = args.out / "index.html"
     print(markdown_table(results, ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio",
                                    "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio", "hue_hit_min", "coverage",
                                    "best_psnr", "sample_spread"]))

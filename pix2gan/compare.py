@@ -29,7 +29,7 @@ from pix2gan.metrics import DIRECTION, goodness
 from pix2gan.report import figure, plot_curves
 from pix2gan.rundir import RunDir
 from pix2gan.tasks import make_task
-from pix2gan.models import load_generator
+from pix2gan.models import load_generator, pick_device
 from pix2gan.train import Trainer
 
 _VARIANT = re.compile(r"^(?P<recon>[a-z0-9]+)(\*(?P<weight>[0-9.eE+-]+))?(\+(?P<gan>(?!z[0-9])[a-z][a-z0-9-]*?))?"
@@ -77,6 +77,41 @@ def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
     return Variant(text.strip(), recon, weight, gan, latent, "kl" if m["kl"] else "adversarial")
 
 
+#: What ``pix2gan compare`` trains when not told otherwise: small and fast, every variant alike.
+COMPARE_DEFAULTS = dict(data="builtin:bimodal-colors", steps=1500, size=32, batch_size=32, depth=5, ngf=32, ndf=32,
+                        holdout=0.2, seed=0)
+
+
+def compare_config(**values) -> TrainConfig:
+    """The configuration every variant starts from: :data:`COMPARE_DEFAULTS`, then ``values``; checkpoints (and,
+    with TensorBoard, sample grids) four times per run."""
+    cfg = TrainConfig(**{**COMPARE_DEFAULTS, **values})
+    every = max(1, cfg.steps // 4)
+    return dataclasses.replace(cfg, sample_every=every if cfg.tensorboard else 10**9, checkpoint_every=every)
+
+
+def parse_variants(text: str) -> list[Variant]:
+    """``--variants``: comma-separated, each listed once."""
+    variants = [parse_variant(v) for v in text.split(",") if v.strip()]
+    labels = [v.label for v in variants]
+    if len(set(labels)) != len(labels):
+        raise Pix2GanError(f"--variants {text!r}: a variant is listed twice")
+    return variants
+
+
+def compare(base: TrainConfig, variants: str, out: Path, *, eval_count: int = 64, samples: int = 8,
+            ema: bool = True, progress: bool = True, title: str | None = None,
+            baselines: dict[str, torch.nn.Module] | None = None) -> tuple[dict[str, Evaluation], dict[str, Path]]:
+    """``pix2gan compare``: train every variant of ``variants`` from ``base`` into ``out/runs/``, evaluate them
+    (next to ``baselines``, label → a generator) on the same held-out crops and write the report into ``out``.
+    Returns the evaluations and the run folders."""
+    runs = train_variants(base, parse_variants(variants), out, progress=progress)
+    results = evaluate_runs(runs, None, eval_count, pick_device(base.device), ema=ema,
+                            samples=samples, baselines=baselines)
+    write_report(results, runs, out, title or f"pix2gan compare: {base.data}")
+    return results, runs
+
+
 def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progress: bool = True) -> dict[str, Path]:
     """Train each variant from ``base`` (same seed, data split, architecture, steps) into ``out/runs/<variant>``.
 
@@ -105,12 +140,14 @@ def train_variants(base: TrainConfig, variants: list[Variant], out: Path, progre
 
 
 def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: str = "cpu",
-                  ema: bool = True, samples: int = 8) -> dict[str, Evaluation]:
+                  ema: bool = True, samples: int = 8,
+                  baselines: dict[str, torch.nn.Module] | None = None) -> dict[str, Evaluation]:
     """Evaluate every run (a run folder or a checkpoint file of any name) on the same crops: the held-out split of
     ``data`` (default: the first run's data) with the first run's holdout fraction, or all of ``data`` when the runs
     held nothing out. ``ema``: each run's EMA generator when it has one (the raw G otherwise). When any run has a
     latent code, every run answers each crop ``samples`` times (a one-answer run the same each time), so the
-    diversity figures sit side by side; otherwise once."""
+    diversity figures sit side by side; otherwise once. ``baselines`` (label → a generator for the runs' task, e.g.
+    "copy the last frame") are evaluated first, on the same crops."""
     paths = {label: RunDir(run).checkpoint if Path(run).is_dir() else Path(run) for label, run in runs.items()}
     # one generator in memory at a time: the configs alone (tensors mapped, not read) decide the samples
     if not any(load_checkpoint(p, mmap=True)["config"].get("latent_dim") for p in paths.values()):
@@ -129,6 +166,9 @@ def evaluate_runs(runs: dict[str, Path], data: str | None, count: int, device: s
             builtin = BUILTIN_SETS.get(spec.removeprefix("builtin:")) if spec.startswith("builtin:") else None
             extra = builtin.extra_metrics if builtin else None
             sample_extra = builtin.sample_metrics if builtin else None
+            for name, module in (baselines or {}).items():
+                results[name] = evaluate(module, task, eval_set, count=count, size=cfg.size, device=device,
+                                         extra=extra)
         elif cfg.task != first.task:
             raise Pix2GanError(f"{run}: a {cfg.task} run cannot be compared with {first.task} runs")
         results[label] = evaluate(G, task, eval_set, count=count, size=first.size, device=device, extra=extra,
