@@ -103,6 +103,37 @@ def _write(path: Path, write) -> None:
         raise Pix2GanError(f"{path}: cannot write ({e.strerror or e}); training stopped") from None
 
 
+def rng_state(device: torch.device) -> dict:
+    """This process's random state (dropout, augmentation): the CPU's and the device's."""
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device).cpu() if device.type == "cuda" else None}
+
+
+def set_rng_state(per_rank: list[dict], dist: Dist, device: torch.device) -> None:
+    """Restore this rank's :func:`rng_state` of a checkpoint (with a warning when the process count changed)."""
+    if len(per_rank) != dist.world and dist.is_main:
+        print(f"warning: resuming a {len(per_rank)}-process run on {dist.world}; the random streams of dropout "
+              f"differ from an uninterrupted run", file=sys.stderr)
+    rng = per_rank[dist.rank % len(per_rank)]
+    torch.set_rng_state(rng["torch"])
+    if device.type == "cuda" and rng.get("cuda") is not None:
+        torch.cuda.set_rng_state(rng["cuda"], device)
+
+
+def check_listing(saved: dict | None, now: dict, run: RunDir, data: str, allow_change: bool, say: bool) -> None:
+    """Refuse to resume on a data listing other than the checkpoint's, unless ``allow_change`` (then warn when
+    ``say``)."""
+    if saved is None or saved == now:
+        return
+    if not allow_change:
+        raise Pix2GanError(f"{run}: the data changed since the checkpoint ({data}: {saved['count']} → {now['count']} "
+                           f"files, or other names); resume with --allow-data-change to go on with the new listing "
+                           f"(the batches will differ from an uninterrupted run)")
+    if say:
+        print(f"warning: the data changed since the checkpoint ({saved['count']} → {now['count']} files); going on "
+              f"with the new listing (--allow-data-change)", file=sys.stderr)
+
+
 class StopSignals:
     """SIGINT/SIGTERM while training: the first lets the step finish and the checkpoint be written; a second
     stops at once."""
@@ -279,17 +310,15 @@ class Trainer:
                 self.save()
 
     # ----------------------------------------------------------------------------------------------- one step's parts
-    def batches_per_step(self, step: int) -> int:
-        return phase_of(self.cfg, step, self.D is not None).batches
-
     def open_batches(self):
         """The DataLoader's iterator over every batch from the current step on: this rank's slots of the global
         batch of ``batch_size × world`` (so N processes with batch B see what one process with batch N·B sees),
         each sample a pure function of (seed, step, k, slot) however many workers decode them."""
         b, r = self.cfg.batch_size, self.dist.rank
         workers = default_workers() if self.cfg.workers is None else self.cfg.workers
+        per_step = lambda step: phase_of(self.cfg, step, self.D is not None).batches  # noqa: E731
         return iter(draw_loader(Draws(self.data, self.cfg.seed, self.cfg.size),
-                                StepBatches(self.step, self.cfg.steps, self.batches_per_step, range(r * b, (r + 1) * b)),
+                                StepBatches(self.step, self.cfg.steps, per_step, range(r * b, (r + 1) * b)),
                                 workers, pin_memory=self.device.type == "cuda"))
 
     def batch(self) -> tuple[Tensor, Tensor]:
@@ -308,8 +337,8 @@ class Trainer:
         N(0, 1): a pure function of (seed, step, k), like the batch itself."""
         b, r = self.cfg.batch_size, self.dist.rank
         gen = seeded_generator(self.cfg.seed, self.step, k, stream)
-        draw = torch.randn if normal else torch.rand
-        return draw(b * self.dist.world, *shape, generator=gen)[r * b:(r + 1) * b].to(self.device)
+        draw = (torch.randn if normal else torch.rand)(b * self.dist.world, *shape, generator=gen)
+        return draw[r * b:(r + 1) * b].to(self.device)
 
     def penalty_eps(self, k: int, stream: Stream = Stream.PENALTY) -> Tensor | None:
         """The gradient penalty's ε for batch ``k``, one per sample ``(B, 1, 1, 1)``; None without a penalty."""
@@ -395,34 +424,17 @@ class Trainer:
                 "data": {"listing": self.listing, **self.health.state_dict()}}
 
     def load_state_dict(self, state: dict, allow_data_change: bool = False) -> None:
-        saved = state.get("data", {}).get("listing")
-        if saved is not None and saved != self.listing:
-            if not allow_data_change:
-                raise Pix2GanError(f"{self.run}: the data changed since the checkpoint ({self.cfg.data}: "
-                                   f"{saved['count']} → {self.listing['count']} files, or other names); resume with "
-                                   f"--allow-data-change to go on with the new listing (the batches will differ "
-                                   f"from an uninterrupted run)")
-            if self.dist.is_main:
-                print(f"warning: the data changed since the checkpoint ({saved['count']} → {self.listing['count']} "
-                      f"files); going on with the new listing (--allow-data-change)", file=sys.stderr)
+        check_listing(state.get("data", {}).get("listing"), self.listing, self.run, self.cfg.data, allow_data_change,
+                      self.dist.is_main)
         self.health.load_state_dict(state.get("data", {}), self.source)
         self.nets.load_state_dict(state)
         self.step, self.best = int(state["step"]), state.get("best")
-        per_rank = state["rng"]["per_rank"]
-        if len(per_rank) != self.dist.world and self.dist.is_main:
-            print(f"warning: resuming a {len(per_rank)}-process run on {self.dist.world}; the random streams of "
-                  f"dropout differ from an uninterrupted run", file=sys.stderr)
-        rng = per_rank[self.dist.rank % len(per_rank)]
-        torch.set_rng_state(rng["torch"])
-        if self.device.type == "cuda" and rng.get("cuda") is not None:
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        set_rng_state(state["rng"]["per_rank"], self.dist, self.device)
 
     def save(self) -> None:
         """Write ``checkpoint.pt`` atomically: :meth:`state_dict` and every rank's RNG states. Collective under
         torchrun (every rank calls it; rank 0 writes)."""
-        rng = {"torch": torch.get_rng_state(),
-               "cuda": torch.cuda.get_rng_state(self.device).cpu() if self.device.type == "cuda" else None}
-        per_rank = self.dist.gather(rng)
+        per_rank = self.dist.gather(rng_state(self.device))
         if self.dist.is_main:
             state = {**self.state_dict(), "rng": {"per_rank": per_rank}}
             _write(self.run.checkpoint, lambda: save_checkpoint(self.run.checkpoint, state))
