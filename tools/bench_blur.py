@@ -17,8 +17,7 @@ from pathlib import Path
 
 import torch
 
-from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
-from pix2gan.config import TrainConfig
+from pix2gan.compare import compare, compare_config, markdown_table
 
 SETS = {"bimodal": "builtin:bimodal-colors", "photos": "builtin:photos"}
 COLUMNS = ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "hf_fraction_ratio", "colourfulness_ratio",
@@ -37,19 +36,16 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
-    variants = [parse_variant(v) for v in args.variants.split(",")]
     depth = max(2, (args.size - 1).bit_length())
     print(f"# {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; {args.size} px, "
           f"batch {args.batch_size}, width {args.width}, depth {depth}, {args.steps} steps, λ=100, seed 0, "
           f"holdout 0.2, 64 held-out crops", flush=True)
     for name in args.sets.split(","):
-        base = TrainConfig(data=SETS[name], steps=args.steps, size=args.size, batch_size=args.batch_size,
-                           ngf=args.width, ndf=args.width, depth=depth, holdout=0.2, seed=0, device=args.device,
-                           sample_every=10**9, checkpoint_every=max(1, args.steps // 4))
+        base = compare_config(data=SETS[name], steps=args.steps, size=args.size, batch_size=args.batch_size,
+                              ngf=args.width, ndf=args.width, depth=depth, device=args.device)
         t0 = time.perf_counter()
-        runs = train_variants(base, variants, args.out / name, progress=not args.quiet)
-        results = evaluate_runs(runs, None, 64, args.device)
-        write_report(results, runs, args.out / name, f"blur benchmark: {SETS[name]}")
+        results, _ = compare(base, args.variants, args.out / name, progress=not args.quiet,
+                             title=f"blur benchmark: {SETS[name]}")
         print(f"\n{SETS[name]} ({time.perf_counter() - t0:.0f} s; report {args.out / name / 'index.html'})\n")
         print(markdown_table(results, COLUMNS), flush=True)
     return 0

@@ -31,7 +31,8 @@ from PIL import Image
 
 from pix2gan.files import save_image_atomic
 from pix2gan.colorizer import Colorizer
-from pix2gan.compare import evaluate_runs, labelled_grid, markdown_table, parse_variant, train_variants, write_report
+from pix2gan.compare import (compare, compare_config, evaluate_runs, labelled_grid, markdown_table, parse_variant,
+                             parse_variants, train_variants)
 from pix2gan.config import TrainConfig, resolve
 from pix2gan.data.source import holdout_split
 from pix2gan.metrics import psnr, sample_spread
@@ -39,8 +40,7 @@ from pix2gan.predictor import FramePredictor
 from pix2gan.runtime import cpu_description
 from pix2gan.tasks import make_task
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_default_colorizer import gather_photos, shrink, write_crops  # noqa: E402
+from common import gather_photos, shrink, write_crops  # tools/common.py
 
 COLUMNS = ["hue_hit_rate", "hue_hit_min", "coverage", "shape_chroma_ratio", "psnr", "best_psnr", "sample_spread"]
 HEADER = {"hue_hit_rate": "hue-hit (mean of 8)", "hue_hit_min": "hue-hit (worst sample)",
@@ -50,14 +50,11 @@ HEADER = {"hue_hit_rate": "hue-hit (mean of 8)", "hue_hit_min": "hue-hit (worst 
 
 def bimodal(args) -> None:
     """The table and the picture on builtin:bimodal-colors, trained as ``pix2gan compare`` trains."""
-    variants = [parse_variant(v) for v in args.variants.split(",")]
-    base = TrainConfig(data="builtin:bimodal-colors", steps=args.steps, size=32, batch_size=32, depth=5, ngf=32,
-                       ndf=32, holdout=0.2, seed=args.seed, device=args.device, sample_every=10**9,
-                       checkpoint_every=max(1, args.steps // 4), latent_inject=args.inject)
+    variants = parse_variants(args.variants)
+    base = compare_config(steps=args.steps, seed=args.seed, device=args.device, latent_inject=args.inject)
     t0 = time.perf_counter()
-    runs = train_variants(base, variants, args.out / "bimodal", progress=not args.quiet)
-    results = evaluate_runs(runs, None, 64, args.device, samples=8)
-    write_report(results, runs, args.out / "bimodal", "several answers: builtin:bimodal-colors")
+    results, runs = compare(base, args.variants, args.out / "bimodal", progress=not args.quiet,
+                            title="several answers: builtin:bimodal-colors")
     print(f"\nbuiltin:bimodal-colors, {args.steps} steps each, 64 held-out crops × 8 samples "
           f"({(time.perf_counter() - t0) / 60:.0f} min)\n")
     table = markdown_table(results, COLUMNS).splitlines()

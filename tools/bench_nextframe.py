@@ -19,11 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pix2gan.compare import evaluate_runs, markdown_table, parse_variant, train_variants, write_report
-from pix2gan.config import TrainConfig, resolve
-from pix2gan.data.source import holdout_split
-from pix2gan.evaluate import evaluate
-from pix2gan.tasks import make_task
+from pix2gan.compare import compare, compare_config, markdown_table
 
 SETS = {"deterministic": "builtin:moving-digits", "stochastic": "builtin:moving-digits-stochastic"}
 COLUMNS = ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "laplacian_var_ratio", "hf_fraction_ratio"]
@@ -51,23 +47,16 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
-    variants = [parse_variant(v) for v in args.variants.split(",")]
     print(f"# {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; 64 px, context 4, "
           f"batch {args.batch_size}, width {args.width}, depth 6, {args.steps} steps, λ=100, seed 0, holdout 0.1, "
           f"64 held-out windows", flush=True)
     for name in args.sets.split(","):
-        base = TrainConfig(task="nextframe", data=SETS[name], size=64, context=4, steps=args.steps,
-                           batch_size=args.batch_size, ngf=args.width, ndf=args.width, depth=6, holdout=0.1, seed=0,
-                           device=args.device, sample_every=10**9, checkpoint_every=max(1, args.steps // 4))
+        base = compare_config(task="nextframe", data=SETS[name], size=64, context=4, steps=args.steps,
+                              batch_size=args.batch_size, ngf=args.width, ndf=args.width, depth=6, holdout=0.1,
+                              device=args.device)
         t0 = time.perf_counter()
-        runs = train_variants(base, variants, args.out / name, progress=not args.quiet)
-        results = evaluate_runs(runs, None, 64, args.device)
-        task = make_task(base)
-        source = make_task(resolve(base)).open_source(base.data)
-        held = source.subset(holdout_split(source.names, base.holdout)[1])
-        results = {"copy last frame": evaluate(CopyLast(task.channels), task, held, count=64, size=64),
-                   **results}
-        write_report(results, runs, args.out / name, f"next frame: {SETS[name]}")
+        results, _ = compare(base, args.variants, args.out / name, progress=not args.quiet,
+                             title=f"next frame: {SETS[name]}", baselines={"copy last frame": CopyLast(1)})
         print(f"\n{SETS[name]} ({time.perf_counter() - t0:.0f} s; report {args.out / name / 'index.html'})\n")
         print(markdown_table(results, COLUMNS, "predictor"), flush=True)
     return 0

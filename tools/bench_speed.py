@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
+from common import make_trainer, unet_layers  # tools/common.py
+
 
 def matmul_peak(device: torch.device, n: int = 2048, dtype=torch.float32) -> float:
     """The machine's dense peak in ``dtype``, GFLOP/s: the better of an n×n matmul and a 3×3 convolution of 256
@@ -88,22 +90,6 @@ def timed(fn, iters: int, device) -> list[float]:
         sync(device)
         times.append(time.perf_counter() - t)
     return times
-
-
-def make_trainer(args, profile: bool = False, size: int | None = None, precision: str | None = None,
-                 quickstart: bool = False):
-    """pix2gan's Trainer at the unet_256 setting, or (``quickstart``) at the README train command's setting."""
-    from pix2gan.config import TrainConfig
-    from pix2gan.train import Trainer
-
-    quiet = dict(steps=10**9, device=args.device, precision=precision or args.precision, log_every=10**9,
-                 sample_every=10**9, checkpoint_every=10**9)
-    if quickstart:
-        cfg = TrainConfig(data="builtin:photos", ngf=32, ndf=32, batch_size=16, **quiet)
-    else:
-        cfg = TrainConfig(data="builtin:photos", size=size or args.train_size, load_scale=1.0,
-                          batch_size=args.train_batch, depth=8, ngf=64, ndf=64, d_layers=3, **quiet)
-    return Trainer(cfg, "/tmp/pix2gan-bench", progress=False, profile=profile)
 
 
 def plain_step_fn(args, size: int, device):
@@ -338,16 +324,6 @@ def profile(args) -> None:
             trainer.train_step()
     print("\nslowest operators over 3 steps (torch.profiler):")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
-
-
-def unet_layers(depth: int = 8, ngf: int = 64, size: int = 256):
-    """(name, "down" | "up", in channels, out channels, input side) of a U-Net's 4×4 stride-2 layers (pix2gan's
-    UNet, 2 output channels), innermost level first."""
-    width = [ngf * min(2 ** i, 8) for i in range(depth)]
-    for level in range(depth - 1, -1, -1):
-        side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
-        yield f"down {level}", "down", c_in, c_out, side
-        yield f"up {level}", "up", c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in, side // 2
 
 
 def layers(args) -> None:

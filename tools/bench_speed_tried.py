@@ -37,11 +37,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import make_trainer, unet_layers  # noqa: E402
+from common import make_trainer, unet_layers  # tools/common.py
 
-from pix2gan.nets import PatchDiscriminator  # noqa: E402
-from pix2gan.runtime import cpu_description, tune_cpu  # noqa: E402
+from pix2gan.nets import PatchDiscriminator
+from pix2gan.runtime import cpu_description, tune_cpu
 
 
 def median_ms(fn, iters: int) -> float:

@@ -21,13 +21,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pix2gan.files import save_image_atomic  # noqa: E402
-from pix2gan.compare import evaluate_runs  # noqa: E402
-from pix2gan.config import TrainConfig  # noqa: E402
-from pix2gan.train import Trainer  # noqa: E402
-from train_default_colorizer import gather_photos  # noqa: E402
+from pix2gan.files import save_image_atomic
+from pix2gan.compare import evaluate_runs
+from pix2gan.config import TrainConfig
+from pix2gan.train import Trainer
+from common import gather_photos  # tools/common.py
 
 COLUMNS = ["psnr", "ssim", "colourfulness_ratio", "chroma_ratio"]
 

@@ -39,97 +39,13 @@ from pix2gan.colorizer import Colorizer
 from pix2gan.compare import parse_variant, train_variants
 from pix2gan.config import TrainConfig
 from pix2gan.runtime import cpu_description
-from pix2gan.data.photos import is_gray, skimage_photos, to_chw
+from pix2gan.data.photos import to_chw
+
+from common import Photo, gather_photos, shrink, write_crops  # tools/common.py (tools/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "pix2gan" / "weights" / "default_colorizer.pt"
 CARD = ROOT / "docs" / "default_colorizer.md"
-
-
-@dataclass
-class Photo:
-    source: str
-    name: str
-    path: str           # where it came from (a file, or a package function)
-    image: Image.Image | None = None
-    skipped: str = ""   # why it is not used ("" when used)
-
-
-#: Files of the Debian packages that are illustrations, renders or textures, not photographs (looked at one by one).
-NOT_PHOTOS = {
-    "Fossa_by_Jasper_Roks.jpg": "illustration", "Painting-Colors_by__herobrine7gamer.jpg": "illustration",
-    "2004default.jpg": "3-D render", "firstgeneration.jpg": "illustration", "rhythm.jpg": "3-D render",
-    "string.jpg": "3-D render", "the-mouse.jpg": "illustration", "calla.png": "illustration",
-    "city.png": "illustration", "desert.png": "illustration", "fluent-color.png": "illustration",
-    "focal-ubuntukylin.png": "illustration", "goldfish.png": "illustration", "rollpaper.png": "illustration",
-}
-PACKAGES = {  # source name → (folder, file pattern, the package that installs it)
-    "mate-backgrounds": ("/usr/share/backgrounds/mate/nature", "*.jpg", "mate-backgrounds"),
-    "palapeli-data": ("/usr/share/palapeli/collection", "*.jpg", "palapeli-data"),
-    "lomiri-wallpapers": ("/usr/share/backgrounds", "*_by_*.jpg", "lomiri-wallpapers-20.04"),
-    "ukui-wallpapers": ("/usr/share/backgrounds", "*", "ukui-wallpapers"),
-}
-UKUI = {"2004default.jpg", "firstgeneration.jpg", "rhythm.jpg", "string.jpg", "the-mouse.jpg", "calla.png",
-        "city.png", "desert.png", "fluent-color.png", "focal-ubuntukylin.png", "goldfish.png", "rollpaper.png"}
-#: scikit-image's images that are scientific imaging rather than photographs of a scene.
-SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photograph (medical)",
-              "immunohistochemistry": "microscope slide"}
-
-
-def gather_photos() -> tuple[list[Photo], list[str]]:
-    """Every offline photo found (with a reason when it is left out), and a line per source that is missing."""
-    photos, missing = [], []
-    for name, arr in skimage_photos():
-        photos.append(Photo("scikit-image", name, f"skimage.data.{name}", Image.fromarray(arr[..., :3]),
-                            SCIENTIFIC.get(name, "")))
-    try:
-        import matplotlib
-
-        path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-        photos.append(Photo("matplotlib", "grace_hopper", str(path), Image.open(path).convert("RGB")))
-    except (ImportError, OSError):
-        missing.append("matplotlib's grace_hopper.jpg (matplotlib not installed)")
-    try:
-        import sklearn.datasets
-
-        for p in sorted((Path(sklearn.datasets.__file__).parent / "images").glob("*.jpg")):
-            photos.append(Photo("scikit-learn", p.stem, str(p), Image.open(p).convert("RGB")))
-    except ImportError:
-        missing.append("scikit-learn's china.jpg and flower.jpg (pip install scikit-learn)")
-    for source, (folder, pattern, package) in PACKAGES.items():
-        files = sorted(Path(folder).glob(pattern))
-        if source == "ukui-wallpapers":
-            files = [f for f in files if f.name in UKUI]
-        if not files:
-            missing.append(f"Debian's {package} (apt-get install {package})")
-        for f in files:
-            reason = NOT_PHOTOS.get(f.name, "")
-            photos.append(Photo(source, f.stem, str(f), None if reason else Image.open(f).convert("RGB"), reason))
-    for p in photos:
-        if p.image is not None and not p.skipped and is_gray(to_chw(shrink(p.image, 128))):
-            p.skipped = "gray photo"
-    return photos, missing
-
-
-def shrink(img: Image.Image, short: int) -> Image.Image:
-    """``img`` with short side ``short`` (Lanczos)."""
-    s = short / min(img.size)
-    return img.resize((max(short, round(img.width * s)), max(short, round(img.height * s))), Image.LANCZOS)
-
-
-def write_crops(img: Image.Image, stem: str, folder: Path, rng: np.random.Generator, tile: int,
-                scales: tuple[float, ...], per_scale: int) -> int:
-    """``per_scale`` random ``tile``² crops of ``img`` scaled to short side ``tile × s`` for each s: views of the
-    whole scene (s = 1) down to 1/s of it. Returns the number written."""
-    n = 0
-    for s in scales:
-        big = shrink(img, round(tile * s))
-        for k in range(per_scale if s > 1 else 2):
-            x = int(rng.integers(0, big.width - tile + 1))
-            y = int(rng.integers(0, big.height - tile + 1))
-            save_image_atomic(big.crop((x, y, x + tile, y + tile)), folder / f"{stem}_s{s:g}_{k}.png")
-            n += 1
-    return n
 
 
 def recipe(args, data: Path, val: Path) -> tuple[TrainConfig, TrainConfig]:
