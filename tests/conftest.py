@@ -3,34 +3,13 @@ import pytest
 import torch
 from PIL import Image
 
-# Tiny networks: 32 px crops, 4 U-Net levels, 8 channels. A training step takes milliseconds on 2 CPU cores.
-TINY = ["--size", "32", "--depth", "4", "--ngf", "8", "--ndf", "8", "--d-layers", "2", "--batch-size", "2",
-        "--quiet"]
-
-
-def tiny(**kw):
-    """A TrainConfig of the tiny networks above (4 steps, CPU), ``kw`` overriding."""
-    from pix2gan.config import TrainConfig
-
-    base = dict(size=32, depth=4, ngf=8, ndf=8, d_layers=2, batch_size=2, steps=4, log_every=1, sample_every=1000,
-                checkpoint_every=1000, device="cpu")
-    return TrainConfig(**{**base, **kw})
+from helpers import TINY, make_photo, write_photos
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
-
-
-def make_photo(rng: np.random.Generator, h: int = 48, w: int = 56) -> np.ndarray:
-    """A synthetic colour 'photo': a smooth colour gradient with a few saturated rectangles, uint8 (H, W, 3)."""
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    base = np.stack([x, y, 1 - x * y], -1) * rng.uniform(0.4, 1.0, 3)
-    for _ in range(3):
-        t, l = rng.integers(0, h - 8), rng.integers(0, w - 8)
-        base[t:t + 8, l:l + 8] = rng.uniform(0, 1, 3)
-    return (base * 255).astype(np.uint8)
 
 
 @pytest.fixture
@@ -43,3 +22,16 @@ def photo_dir(tmp_path):
         Image.fromarray(make_photo(rng)).save(root / f"p{i}.png")
     Image.fromarray(make_photo(rng, 40, 64)).save(root / "sub" / "p5.jpg", quality=95)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One tiny colorize run through the CLI on generated photos, trained once for the whole session (6 steps,
+    sample grids at 3 and 6): the checkpoint the command tests colorize, evaluate and break with."""
+    from pix2gan.cli import main
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    photos = write_photos(root / "photos", 4, seed=1)
+    run = root / "run"
+    assert main(["train", "--data", str(photos), "--out", str(run), "--steps", "6", "--sample-every", "3", *TINY]) == 0
+    return run

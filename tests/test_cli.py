@@ -12,34 +12,18 @@ from PIL import Image
 from pix2gan.cli import main
 from pix2gan.losses import GAN_LOSSES
 
-from conftest import TINY
+from helpers import TINY
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny colorize run on generated photos (module-scoped: trained once)."""
-    from conftest import make_photo
-
-    root = tmp_path_factory.mktemp("cli")
-    photos = root / "photos"
-    photos.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(4):
-        Image.fromarray(make_photo(rng)).save(photos / f"{i}.png")
-    run = root / "run"
-    assert main(["train", "--data", str(photos), "--out", str(run), "--steps", "6", "--sample-every", "3", *TINY]) == 0
-    return run
-
-
-def test_train_writes_the_run_layout(trained):
-    assert {p.name for p in trained.iterdir()} >= {"config.json", "checkpoint.pt", "log.jsonl", "samples"}
-    cfg = json.loads((trained / "config.json").read_text())
+def test_train_writes_the_run_layout(tiny_run):
+    assert {p.name for p in tiny_run.iterdir()} >= {"config.json", "checkpoint.pt", "log.jsonl", "samples"}
+    cfg = json.loads((tiny_run / "config.json").read_text())
     assert cfg["gan_loss"] == "nonsaturating" and cfg["recon"] == "l1" and cfg["recon_weight"] == 100.0
     assert cfg["lr"] == 2e-4 and cfg["beta1"] == 0.5  # the preset, resolved and saved
-    log = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [6]  # --log-every 10: the last step is always logged
     assert {"step", "d_loss", "g_adv", "g_recon"} <= set(log[-1])
-    samples = sorted((trained / "samples").glob("*.png"))
+    samples = sorted((tiny_run / "samples").glob("*.png"))
     assert [p.name for p in samples] == ["step_000003.png", "step_000006.png"]
     assert Image.open(samples[0]).size[0] > 3 * 32  # cond | output | target
 
@@ -58,11 +42,11 @@ def make_inputs(folder):
     (folder / "notes.txt").write_text("not an image, ignored")
 
 
-def test_colorize_folder_mixed_inputs(trained, tmp_path, capsys):
+def test_colorize_folder_mixed_inputs(tiny_run, tmp_path, capsys):
     src, dst = tmp_path / "in", tmp_path / "out"
     make_inputs(src)
     before = {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}
-    code = main(["colorize", str(src), str(dst), "--checkpoint", str(trained / "checkpoint.pt"), "--quiet"])
+    code = main(["colorize", str(src), str(dst), "--checkpoint", str(tiny_run / "checkpoint.pt"), "--quiet"])
     err = capsys.readouterr()
     assert code == 1  # one file failed
     assert f"error: {src / 'corrupt.jpg'}: " in err.err
@@ -78,18 +62,18 @@ def test_colorize_folder_mixed_inputs(trained, tmp_path, capsys):
     assert before == {p: p.read_bytes() for p in src.rglob("*") if p.is_file()}  # input untouched
 
     # second run: everything exists → skipped; --overwrite redoes them
-    assert main(["colorize", str(src), str(dst), "--checkpoint", str(trained / "checkpoint.pt"), "--quiet"]) == 1
+    assert main(["colorize", str(src), str(dst), "--checkpoint", str(tiny_run / "checkpoint.pt"), "--quiet"]) == 1
     assert "colorized 0, skipped 5" in capsys.readouterr().out
 
 
-def test_colorize_keeps_the_input_luminance(trained, tmp_path):
+def test_colorize_keeps_the_input_luminance(tiny_run, tmp_path):
     """The output's L channel is the input's gray, at full resolution (only ab is predicted)."""
     from skimage.color import rgb2lab
 
     cam = skimage.data.camera()[100:197, 50:163]  # 97×113, odd
     Image.fromarray(cam).save(tmp_path / "cam.png")
     assert main(["colorize", str(tmp_path / "cam.png"), str(tmp_path / "cam_out.png"),
-                 "--checkpoint", str(trained / "checkpoint.pt"), "--quiet"]) == 0
+                 "--checkpoint", str(tiny_run / "checkpoint.pt"), "--quiet"]) == 0
     out = np.asarray(Image.open(tmp_path / "cam_out.png"))
     l_in = rgb2lab(np.repeat(cam[..., None], 3, 2))[..., 0]
     l_out = rgb2lab(out)[..., 0]
@@ -107,7 +91,7 @@ def png_zlib_level(path) -> int:
     return data[i + 5] >> 6  # the zlib header's second byte, after CMF
 
 
-def test_colorize_writes_fast_pngs_unless_told(trained, tmp_path, capsys):
+def test_colorize_writes_fast_pngs_unless_told(tiny_run, tmp_path, capsys):
     """PNG outputs at zlib level 1 by default, 9 with --png-compression 9: the same pixels; a level outside 0–9
     is refused in one line."""
     Image.fromarray(skimage.data.camera()[::4, ::4]).save(tmp_path / "cam.png")
@@ -115,7 +99,7 @@ def test_colorize_writes_fast_pngs_unless_told(trained, tmp_path, capsys):
     for level in (None, "9"):
         out = tmp_path / f"out_{level}.png"
         extra = [] if level is None else ["--png-compression", level]
-        assert main(["colorize", str(tmp_path / "cam.png"), str(out), "--checkpoint", str(trained / "checkpoint.pt"),
+        assert main(["colorize", str(tmp_path / "cam.png"), str(out), "--checkpoint", str(tiny_run / "checkpoint.pt"),
                      "--quiet", *extra]) == 0
         outs[level] = out
     assert png_zlib_level(outs[None]) == 0 and png_zlib_level(outs["9"]) == 3
@@ -125,24 +109,24 @@ def test_colorize_writes_fast_pngs_unless_told(trained, tmp_path, capsys):
     assert "--png-compression" in capsys.readouterr().err
 
 
-def test_colorize_refuses_to_write_into_its_input(trained, tmp_path, capsys):
+def test_colorize_refuses_to_write_into_its_input(tiny_run, tmp_path, capsys):
     src = tmp_path / "in"
     src.mkdir()
     Image.fromarray(skimage.data.camera()[::8, ::8]).save(src / "a.png")
     for out in (src, src / "sub"):
-        assert main(["colorize", str(src), str(out), "--checkpoint", str(trained / "checkpoint.pt")]) == 2
+        assert main(["colorize", str(src), str(out), "--checkpoint", str(tiny_run / "checkpoint.pt")]) == 2
         assert "must not be the input folder or inside it" in capsys.readouterr().err
     assert main(["colorize", str(src / "a.png"), str(src / "a.png"), "--checkpoint",
-                 str(trained / "checkpoint.pt")]) == 2
+                 str(tiny_run / "checkpoint.pt")]) == 2
     assert "refusing to overwrite the input" in capsys.readouterr().err
 
 
-def test_one_line_errors(tmp_path, capsys, trained):
+def test_one_line_errors(tmp_path, capsys, tiny_run):
     cases = [
         (["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "r"), *TINY], "nope: not a folder"),
         (["train", "--data", "builtin:nope", "--out", str(tmp_path / "r"), *TINY], "unknown built-in set"),
-        (["train", "--out", str(trained), *TINY], "already holds a run; add --resume"),
-        (["train", "--out", str(trained), "--resume", "--lr", "0.1", *TINY], "differing keys: lr"),
+        (["train", "--out", str(tiny_run), *TINY], "already holds a run; add --resume"),
+        (["train", "--out", str(tiny_run), "--resume", "--lr", "0.1", *TINY], "differing keys: lr"),
         (["colorize", str(tmp_path / "a.png"), str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "x.pt")],
          "x.pt: no such checkpoint file"),
     ]

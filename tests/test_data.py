@@ -16,7 +16,7 @@ from pix2gan.data.source import Draws, StepBatches, draw_loader, fingerprint, ho
 from pix2gan.errors import Pix2GanError
 from pix2gan.train import Trainer
 
-from conftest import TINY, make_photo, tiny
+from helpers import TINY, make_photo, tiny
 
 
 def loader_batches(source, workers, slots=range(4), start=0, stop=3, per_step=2):

@@ -19,12 +19,7 @@ from pix2gan.step import Codes, LossSettings, c_phase
 from pix2gan.models import build_code_discriminator, build_encoder, build_generator
 from pix2gan.train import Trainer
 
-from conftest import TINY, tiny
-
-
-def all_weights(trainer):
-    nets = {"G": trainer.G, "D": trainer.D, "E": trainer.nets.E, "C": trainer.nets.C}
-    return {f"{n}.{k}": v for n, net in nets.items() if net is not None for k, v in net.state_dict().items()}
+from helpers import TINY, assert_same_weights, straight_and_resumed, tiny
 
 
 @pytest.mark.parametrize("task,extra,cond_ch,out_ch", [("colorize", {}, 1, 2),
@@ -118,17 +113,11 @@ def test_every_gan_loss_trains_d_and_c(tmp_path, photo_dir, gan_loss):
 @pytest.mark.parametrize("extra", [dict(code_loss="adversarial", gan_loss="wgan-gp"),
                                    dict(code_loss="kl", latent_inject="all")])
 def test_resume_with_a_latent_model_is_bit_identical(tmp_path, photo_dir, extra):
-    cfg = dict(data=str(photo_dir), latent_dim=3, **extra)
-    straight = Trainer(tiny(steps=6, **cfg), tmp_path / "a", progress=False)
-    straight.fit()
-    Trainer(tiny(steps=3, **cfg), tmp_path / "b", progress=False).fit()
-    resumed = Trainer.resume(tmp_path / "b", {"steps": 6}, progress=False)
-    resumed.fit()
-    a, b = all_weights(straight), all_weights(resumed)
-    assert a.keys() == b.keys() and any(k.startswith("E.") for k in a)
+    straight, resumed = straight_and_resumed(tmp_path, tiny(steps=6, data=str(photo_dir), latent_dim=3, **extra), 3,
+                                             extend=True)
+    a = assert_same_weights(straight, resumed)
+    assert any(k.startswith("E.") for k in a)
     assert any(k.startswith("C.") for k in a) == (extra["code_loss"] == "adversarial")
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
 def test_latent_refusals():

@@ -12,7 +12,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.losses import gdl
 from pix2gan.predictor import FramePredictor
 
-from conftest import TINY
+from helpers import TINY
 
 
 def test_moving_digits_shapes_and_determinism():

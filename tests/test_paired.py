@@ -16,7 +16,7 @@ from pix2gan.data.paired import open_paired, split_aligned
 from pix2gan.data.source import fixed_batches
 from pix2gan.errors import Pix2GanError
 
-from conftest import TINY, make_photo
+from helpers import TINY, make_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 

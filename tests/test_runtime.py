@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from conftest import TINY
+from helpers import TINY
 from pix2gan import runtime
 from pix2gan.cli import main
 

@@ -12,28 +12,14 @@ from pix2gan.config import TrainConfig, resolve
 from pix2gan.errors import Pix2GanError
 from pix2gan.train import Trainer
 
-from conftest import tiny
-
-
-def weights(trainer):
-    return {**{f"G.{k}": v for k, v in trainer.G.state_dict().items()},
-            **({f"D.{k}": v for k, v in trainer.D.state_dict().items()} if trainer.D is not None else {})}
+from helpers import assert_same_weights, straight_and_resumed, tiny, weights
 
 
 @pytest.mark.parametrize("gan_loss", ["nonsaturating", "wgan-gp"])
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, photo_dir, gan_loss):
-    cfg = dict(data=str(photo_dir), gan_loss=gan_loss)
-    straight = Trainer(tiny(steps=6, **cfg), tmp_path / "a", progress=False)
-    straight.fit()
-    first = Trainer(tiny(steps=3, **cfg), tmp_path / "b", progress=False)
-    first.fit()
-    resumed = Trainer.resume(tmp_path / "b", {"steps": 6}, progress=False)
-    assert resumed.step == 3
-    resumed.fit()
-    a, b = weights(straight), weights(resumed)
-    assert a.keys() == b.keys()
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    straight, resumed = straight_and_resumed(tmp_path, tiny(steps=6, data=str(photo_dir), gan_loss=gan_loss), stop=3,
+                                             extend=True)
+    assert_same_weights(straight, resumed)
     steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 
@@ -161,15 +147,9 @@ def test_bf16_on_the_cpu(tmp_path, photo_dir, monkeypatch):
         Trainer(tiny(data=str(photo_dir), precision="fp16", device="cpu"), tmp_path / "p", progress=False)
     # the same code path on any CPU (emulated bf16 where the CPU lacks it: slower, not different)
     monkeypatch.setattr(train_module, "cpu_has_native_bf16", lambda: True)
-    straight = Trainer(tiny(steps=4, **cfg), tmp_path / "a", progress=False)
-    straight.fit()
-    Trainer(tiny(steps=2, **cfg), tmp_path / "b", progress=False).fit()
-    resumed = Trainer.resume(tmp_path / "b", {"steps": 4}, progress=False)
-    resumed.fit()
-    a, b = weights(straight), weights(resumed)
-    for k in a:
-        assert a[k].dtype == b[k].dtype and (a[k].dtype != torch.bfloat16)
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    straight, resumed = straight_and_resumed(tmp_path, tiny(steps=4, **cfg), 2, extend=True)
+    a = assert_same_weights(straight, resumed)
+    assert all(v.dtype != torch.bfloat16 for v in a.values())
     assert all(s["exp_avg"].dtype == torch.float32 for s in straight.nets.opt_g.state.values())
     with straight.loss.autocast():
         assert straight.G(torch.rand(2, 1, 32, 32) * 2 - 1).dtype == torch.bfloat16

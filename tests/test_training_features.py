@@ -26,8 +26,8 @@ from pix2gan.models import load_generator
 from pix2gan.tasks import make_task
 from pix2gan.train import Trainer
 
-from conftest import TINY, make_photo
-from conftest import tiny as tiny_config
+from helpers import TINY, straight_and_resumed, write_photos
+from helpers import tiny as tiny_config
 
 
 def tiny(**kw) -> TrainConfig:
@@ -140,13 +140,7 @@ EVERYTHING = dict(gan_loss="wgan-gp", lr_schedule="cosine", warmup_steps=2, ema_
 
 
 def test_resume_with_everything_on_is_bit_identical(tmp_path, photo_dir):
-    straight = Trainer(tiny(data=str(photo_dir), steps=9, **EVERYTHING), tmp_path / "a", progress=False)
-    straight.fit()
-    first = Trainer(tiny(data=str(photo_dir), steps=9, **EVERYTHING), tmp_path / "b", progress=False)
-    first.fit(stop_at=4)  # stops inside the D warm-up, with a checkpoint
-    resumed = Trainer.resume(tmp_path / "b", progress=False)
-    assert resumed.step == 4
-    resumed.fit()
+    straight_and_resumed(tmp_path, tiny(data=str(photo_dir), steps=9, **EVERYTHING), stop=4)  # inside the D warm-up
     a, b = load_checkpoint(tmp_path / "a" / "checkpoint.pt"), load_checkpoint(tmp_path / "b" / "checkpoint.pt")
     for net in ("G", "G_ema", "D"):
         for k in a[net]:
@@ -191,11 +185,7 @@ def test_validation_keeps_best_pt_and_every_command_uses_ema_unless_told(tmp_pat
 
 def test_validation_on_a_separate_folder(tmp_path, photo_dir):
     """--val-data: whole held-out sources in their own folder take the place of a --holdout split."""
-    val = tmp_path / "val"
-    val.mkdir()
-    rng = np.random.default_rng(5)
-    for i in range(2):
-        Image.fromarray(make_photo(rng)).save(val / f"v{i}.png")
+    val = write_photos(tmp_path / "val", 2, seed=5)
     run = tmp_path / "run"
     assert main(["train", "--data", str(photo_dir), "--out", str(run), "--steps", "4", "--val-every", "2",
                  "--val-count", "3", "--val-data", str(val), *TINY]) == 0

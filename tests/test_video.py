@@ -15,7 +15,7 @@ from pix2gan.colorizer import Colorizer, TemporalSmoother
 from pix2gan.data.video import iter_frames, probe, read_frames, write_frames
 from pix2gan.metrics import ab_change, flicker_ratio
 
-from conftest import TINY
+from helpers import TINY
 
 
 def panning_frames(n: int, w: int = 64, h: int = 48, step: int = 2) -> np.ndarray:

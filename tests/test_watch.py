@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from pix2gan.cli import main
 from pix2gan.watch import tag
 
-from conftest import TINY
+from helpers import TINY
 
 
 def events(folder):
