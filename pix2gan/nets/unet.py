@@ -12,11 +12,8 @@ NORMS = ("batch", "instance", "none")
 INJECT = ("input", "all")  # where a latent code enters the U-Net
 #: On the CPU a 4×4 stride-2 layer whose small side (batch × the down layer's output or the up layer's input pixels)
 #: has at most this many positions runs as one matmul with its weight in its own layout: next to the bottleneck the
-#: weights are large and the maps tiny, and oneDNN re-lays out the weight on every call. Where the matmul wins
-#: depends on the CPU (``python tools/speed_tried.py --only small_matmul [--precision bf16]``, per layer): on an AMD
-#: EPYC with AVX512-BF16 up to 64 positions under bf16 autocast (1.5–2.6×) and only at 1 in fp32 (2×); on an Intel
-#: Xeon with AMX up to 256 under bf16 (1.3–3.5×) and 64 in fp32 (1.1–3.4×, MKL's fp32 matmul being fast there). Other
-#: CPUs, not measured, get the smaller thresholds.
+#: weights are large and the maps tiny, and oneDNN re-lays out the weight on every call. The thresholds are measured
+#: per CPU class (docs/speed.md); CPUs not measured get the "other" ones.
 MATMUL_POSITIONS_BY_CPU = {"amx": {"fp32": 64, "bf16": 256}, "other": {"fp32": 1, "bf16": 64}}
 MATMUL_POSITIONS = MATMUL_POSITIONS_BY_CPU["amx" if cpu_has_amx() else "other"]
 
