@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import kornia.color
 import torch
 from torch import Tensor
@@ -22,6 +24,60 @@ def lab_tensors_to_rgb(light: Tensor, ab: Tensor) -> Tensor:
     """Inverse of :func:`rgb_to_lab_tensors`: ``(B, 1, H, W)`` and ``(B, 2, H, W)`` → sRGB ``(B, 3, H, W)`` in [0, 1]."""
     lab = torch.cat([(light + 1.0) * L_SCALE, ab * AB_SCALE], 1)
     return kornia.color.lab_to_rgb(lab, clip=True)
+
+
+# ----------------------------------------------------------------------------------------------- uint8 fast path
+# The same conversions for 8-bit pixels, cheaper at full resolution: tables where the input has 256 values, one
+# cube root per pixel instead of three, the sRGB gamma as a table over 2^16 linear steps (a step moves the 8-bit
+# output by at most one level). Used by the colorizer's fast backend; ``rgb_to_lab_tensors`` stays the reference.
+_GAMMA_STEPS = 65535
+
+
+@functools.lru_cache(maxsize=None)
+def _tables(device: str) -> tuple[Tensor, Tensor, Tensor]:
+    """(gray level → L/50 − 1, sRGB level → linear, linear step → sRGB level), as the kornia reference computes them."""
+    levels = torch.arange(256, dtype=torch.float32) / 255
+    gray_light = rgb_to_lab_tensors(levels.view(1, 1, 1, 256).expand(1, 3, 1, 256))[0].flatten()
+    linear = kornia.color.rgb_to_linear_rgb(levels.view(1, 1, 256).expand(3, 1, 256))[0, 0]
+    steps = torch.arange(_GAMMA_STEPS + 1, dtype=torch.float32) / _GAMMA_STEPS
+    srgb = kornia.color.linear_rgb_to_rgb(steps.view(1, 1, -1).expand(3, 1, -1))[0, 0]
+    return (gray_light.to(device), linear.to(device),
+            (srgb * 255 + 0.5).clamp(0, 255).to(torch.uint8).to(device))
+
+
+def lightness_u8(pixels: Tensor) -> Tensor:
+    """uint8 gray ``(B, 1, H, W)`` or sRGB ``(B, 3, H, W)`` → L/50 − 1 ``(B, 1, H, W)`` in [-1, 1]: what
+    :func:`rgb_to_lab_tensors` gives (gray: exactly, from a table), without converting a and b."""
+    gray_light, linear, _ = _tables(str(pixels.device))
+    if pixels.shape[1] == 1:
+        return gray_light[pixels.long()].float()
+    lin = linear[pixels.long()]
+    y = 0.212671 * lin[:, :1] + 0.715160 * lin[:, 1:2] + 0.072169 * lin[:, 2:]  # D65 white: Yn = 1
+    f = torch.where(y > 0.008856, y.clamp(min=0.008856).pow(1 / 3), 7.787 * y + 4 / 29)
+    return (116 * f - 16) / L_SCALE - 1.0
+
+
+def _finv(t: Tensor) -> Tensor:
+    return torch.where(t > 0.2068966, t * t * t, (t - 4 / 29) / 7.787)
+
+
+def lab_to_srgb_u8(light: Tensor, ab: Tensor) -> Tensor:
+    """``(1, 1, H, W)`` L/50 − 1 and ``(1, 2, H, W)`` ab/110 → uint8 sRGB ``(H, W, 3)`` (channels last, as an image
+    file holds them): the pixels of :meth:`ColorizeTask.to_pixels` (within one level where the gamma table rounds
+    otherwise)."""
+    fy = ((light[0, 0] + 1.0) * L_SCALE + 16.0) / 116.0
+    fxyz = torch.stack([ab[0, 0] * (AB_SCALE / 500.0) + fy, fy, (fy - ab[0, 1] * (AB_SCALE / 200.0)).clamp(min=0.0)])
+    rgb = _XYZ_TO_RGB_D65.to(light.device) @ _finv(fxyz).flatten(1)  # (3, H·W) linear sRGB
+    steps = rgb.clamp_(0.0, 1.0).mul_(_GAMMA_STEPS).add_(0.5).long().flatten()
+    srgb = _tables(str(light.device))[2].index_select(0, steps)
+    return srgb.view(3, *light.shape[-2:]).permute(1, 2, 0).contiguous()
+
+
+#: Lab's f⁻¹(x, y, z) → linear sRGB: the D65 white (0.95047, 1, 1.08883) times kornia's ``xyz_to_rgb`` matrix.
+_XYZ_TO_RGB_D65 = torch.tensor([[3.2404813432005266, -1.5371515162713185, -0.4985363261688878],
+                                [-0.9692549499965682, 1.8759900014898907, 0.0415559265582928],
+                                [0.0556466391351772, -0.2040413383665112, 1.0573110696453443]]) \
+    * torch.tensor([0.95047, 1.0, 1.08883])
 
 
 class ColorizeTask:
