@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import itertools
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -20,6 +23,11 @@ class Summary:
     done: int = 0
     skipped: int = 0
     failed: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: Summary) -> Summary:
+        self.done, self.skipped = self.done + other.done, self.skipped + other.skipped
+        self.failed += other.failed
+        return self
 
     def line(self, verb: str) -> str:
         return f"{verb} {self.done}, skipped {self.skipped} (already there; --overwrite to redo), failed {len(self.failed)}"
@@ -76,6 +84,18 @@ def with_samples(pairs: list[tuple[Path, Path]], n: int) -> list[tuple[Path, Pat
     return [(src, dst.with_name(f"{dst.stem}_s{i}{dst.suffix}"), i) for src, dst in pairs for i in range(n)]
 
 
+def _report(summary: Summary, e: Exception, src: Path, dst: Path) -> None:
+    """One line for a file that failed, naming it; the batch goes on."""
+    if isinstance(e, Pix2GanError):
+        line = f"error: {e}"
+    elif isinstance(e, OSError):
+        line = f"error: {dst}: cannot write ({e.strerror or e})"
+    else:
+        line = f"error: {src}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    tqdm.write(line, file=sys.stderr)
+    summary.failed.append(str(src))
+
+
 def process(pairs: list[tuple], write: Callable[..., None], *, overwrite: bool = False,
             progress: bool = True, desc: str = "images") -> Summary:
     """``write(source, tmp, *rest)`` for every ``(source, output, *rest)`` (rest: e.g. the sample of
@@ -91,18 +111,54 @@ def process(pairs: list[tuple], write: Callable[..., None], *, overwrite: bool =
         try:
             with replacing(dst) as tmp:
                 write(src, tmp, *rest)
-        except Pix2GanError as e:
-            tqdm.write(f"error: {e}", file=sys.stderr)
-            summary.failed.append(str(src))
-            continue
-        except OSError as e:
-            tqdm.write(f"error: {dst}: cannot write ({e.strerror or e})", file=sys.stderr)
-            summary.failed.append(str(src))
-            continue
         except Exception as e:  # noqa: BLE001 - any failure on one file is one line naming it; the batch goes on
-            tqdm.write(f"error: {src}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                       file=sys.stderr)
-            summary.failed.append(str(src))
+            _report(summary, e, src, dst)
             continue
         summary.done += 1
+    return summary
+
+
+def _save(save: Callable, result, dst: Path) -> None:
+    with replacing(dst) as tmp:
+        save(result, tmp)
+
+
+def process_pipelined(pairs: list[tuple], load: Callable, compute: Callable, save: Callable, *,
+                      overwrite: bool = False, progress: bool = True, desc: str = "images",
+                      depth: int = 2) -> Summary:
+    """:func:`process` in three stages that overlap: ``load(source)`` (decoding) of the next files in one thread,
+    ``compute(loaded, *rest)`` here, ``save(result, tmp)`` (encoding, writing) of the previous ones in another; at
+    most ``depth`` files wait at each stage, so memory stays flat. The same outputs, skips and one-line failures."""
+    summary = Summary()
+    todo = [p for p in pairs if overwrite or not p[1].exists()]
+    summary.skipped = len(pairs) - len(todo)
+    loading, saving = collections.deque(), collections.deque()
+
+    def finish(item) -> None:
+        (src, dst, *_), future = item
+        try:
+            future.result()
+            summary.done += 1
+        except Exception as e:  # noqa: BLE001 - one line per file, as in process()
+            _report(summary, e, src, dst)
+
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
+        queue = iter(todo)
+        for item in itertools.islice(queue, depth):
+            loading.append((item, reader.submit(load, item[0])))
+        for _ in tqdm(range(len(todo)), desc=desc, unit="file", disable=not progress, file=sys.stderr,
+                      dynamic_ncols=True):
+            (src, dst, *rest), loaded = loading.popleft()
+            for item in itertools.islice(queue, 1):
+                loading.append((item, reader.submit(load, item[0])))
+            try:
+                result = compute(loaded.result(), *rest)
+            except Exception as e:  # noqa: BLE001 - one line per file, as in process()
+                _report(summary, e, src, dst)
+                continue
+            saving.append(((src, dst), writer.submit(_save, save, result, dst)))
+            while len(saving) > depth:
+                finish(saving.popleft())
+        while saving:
+            finish(saving.popleft())
     return summary

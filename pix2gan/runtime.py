@@ -103,6 +103,19 @@ def tune_cpu() -> None:
     fit_threads()
 
 
+@contextlib.contextmanager
+def one_core_spared() -> Iterator[None]:
+    """PyTorch on one CPU less while the block runs, for a thread beside it (the folder pipeline's PNG encoder):
+    its OpenMP threads wait on each other at every parallel region, so sharing their cores with another busy thread
+    costs more than the core lends (``python tools/bench_colorize.py`` measures it)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, before - 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def on_device(generator: torch.nn.Module, device: torch.device | str) -> tuple[torch.nn.Module, torch.device]:
     """``generator`` in eval mode on ``device`` for inference (the Colorizer, FramePredictor and Translator), with
     :func:`tune_cpu` applied when that device is the CPU."""
