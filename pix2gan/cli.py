@@ -147,6 +147,14 @@ def _add_image_io(p, what: str) -> None:
                    help=f"zlib level of PNG outputs (default {PNG_COMPRESSION}: 3–4× faster to write than 6, "
                         f"files about 10%% larger; 9: smallest, slowest)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    from pix2gan.models import BACKENDS
+
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="fast: decoding and encoding beside the model" + (", 8-bit images converted through tables"
+                                                                            if what == "colorize" else "")
+                        + "; torch: the reference path, one file after the other (default auto: fast; "
+                          "docs/speed.md has the measurements)")
+    p.add_argument("--verbose", action="store_true", help="say which backend runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -164,7 +172,8 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
     ``samples`` outputs per input (``NAME_s0.png``, ..., seeds ``--seed`` + i); one line per failure; exit 1 if
     any failed."""
-    from pix2gan.batch import plan, process, with_samples
+    from pix2gan.batch import plan, process, process_pipelined, with_samples
+    from pix2gan.runtime import one_core_spared
     from pix2gan.files import save_image
     from pix2gan.data.images import read_image
     from pix2gan.data.video import VIDEO_SUFFIXES, is_video
@@ -173,15 +182,21 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     model = load_model()
     samples = _samples_of(model, samples, "answer")
     seed = getattr(args, "seed", 0)
-
-    def write(src: Path, tmp: Path, sample: int) -> None:
-        if video and is_video(src):
-            video(model, src, tmp, seed + sample)
-        else:
-            save_image(model(read_image(src, args.max_pixels), seed=seed + sample), tmp, args.png_compression)
-
-    summary = process(with_samples(pairs, samples), write, overwrite=args.overwrite, progress=not args.quiet,
-                      desc=verb)
+    items = with_samples(pairs, samples)
+    videos = [item for item in items if video and is_video(item[0])]
+    images = [item for item in items if not (video and is_video(item[0]))]
+    load = lambda src: read_image(src, args.max_pixels)  # noqa: E731
+    compute = lambda img, sample: model(img, seed=seed + sample)  # noqa: E731
+    save = lambda out, tmp: save_image(out, tmp, args.png_compression)  # noqa: E731
+    options = dict(overwrite=args.overwrite, progress=not args.quiet, desc=verb)
+    if getattr(model, "backend", "fast") == "torch":  # the reference path: one file after the other
+        summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
+    else:  # decoding and encoding beside the model, on a core of their own
+        with one_core_spared():
+            summary = process_pipelined(images, load, compute, save, **options)
+    summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
+    if getattr(args, "verbose", False):
+        print(f"backend: {getattr(model, 'backend', 'fast')}", file=sys.stderr)
     print(summary.line(verb))
     return 1 if summary.failed else 0
 
@@ -233,11 +248,11 @@ def cmd_colorize(args) -> int:
     def load():
         if args.checkpoint is not None:
             return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
-                                             strength=args.strength)
+                                             strength=args.strength, backend=args.backend)
         if not args.quiet:
             print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
                   file=sys.stderr)
-        return Colorizer.default(args.device, args.size, args.strength)
+        return Colorizer.default(args.device, args.size, args.strength, args.backend)
 
     def video(model, src, tmp, seed):
         model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet, seed=seed)
@@ -260,7 +275,7 @@ def cmd_translate(args) -> int:
 
     _check_size(args.size)
     return _process_images(args, lambda: Translator.from_checkpoint(args.checkpoint, args.device, args.size,
-                                                                    ema=not args.no_ema),
+                                                                    ema=not args.no_ema, backend=args.backend),
                            "translated", samples=args.samples)
 
 

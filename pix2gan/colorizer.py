@@ -10,14 +10,14 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pix2gan.checkpoint import load_checkpoint
-from pix2gan.data.images import alpha_channel, to_rgb_float
+from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
-from pix2gan.models import generator_from_state, pick_device
+from pix2gan.models import check_backend, generator_from_state, pick_device
 from pix2gan.tasks import make_task
-from pix2gan.tasks.colorize import ColorizeTask
+from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
 #: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
 #: tools/make_default_colorizer.py).
@@ -35,27 +35,33 @@ class Colorizer:
     A model trained with ``--latent-dim`` has several colourings for each input: ``colorizer(img, seed=s)`` (or a
     code ``z`` ``(Z,)``) picks one, :meth:`samples` gives several; seed ``s`` is the same colouring choice for every
     image. A one-answer model ignores both.
+
+    ``backend``: ``fast`` (the default, ``auto``) converts 8-bit images through tables
+    (:meth:`colorize_u8`); ``torch`` is the reference path, PyTorch and kornia in float (:meth:`colorize_rgb`). Both
+    run the generator in PyTorch (docs/speed.md: why not onnxruntime or OpenVINO) and give the same colours.
     """
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu",
-                 strength: float = 1.0, task: ColorizeTask | None = None):
+                 strength: float = 1.0, task: ColorizeTask | None = None, backend: str = "auto"):
         self.G, self.device = on_device(generator, device)
         self.size = size
         self.strength = check_strength(strength)
         self.task = task or ColorizeTask()
+        self.backend = check_backend(backend)
 
     @classmethod
-    def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None) -> Colorizer:
+    def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None,
+                backend: str = "auto") -> Colorizer:
         """The demonstration colorizer shipped inside the package (see docs/default_colorizer.md); ``strength``
         defaults to the one chosen for it on held-out photos."""
         if not DEFAULT_WEIGHTS.is_file():
             raise Pix2GanError(f"{DEFAULT_WEIGHTS}: the bundled colorizer is missing; train one with "
                                f"tools/make_default_colorizer.py, or pass --checkpoint")
-        return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size, strength=strength)
+        return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size, strength=strength, backend=backend)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
-                        ema: bool = True, strength: float | None = None) -> Colorizer:
+                        ema: bool = True, strength: float | None = None, backend: str = "auto") -> Colorizer:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
         one). ``size`` and ``strength`` default to the file's own entries when it has them (the bundled model's,
         chosen on held-out photos), else to the training scale and 1."""
@@ -63,21 +69,18 @@ class Colorizer:
         G, cfg = generator_from_state(state, Path(path), ema)
         if strength is None:
             strength = float(state.get("strength", 1.0))
-        return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength, make_task(cfg))
+        return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength, make_task(cfg),
+                   backend)
 
     @property
     def latent_dim(self) -> int:
         """Length of the model's latent code (0: one colouring per input)."""
         return getattr(self.G, "latent_dim", 0)
 
-    @torch.inference_mode()
-    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
-                     z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
-        """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
-        ``smoother``: the video's running colour (see :class:`TemporalSmoother`); a latent model's colouring is
-        the code ``z`` ``(Z,)`` when given, else colouring ``seed``."""
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
-        light = self.task.cond(x)
+    def _ab(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
+            seed: int) -> torch.Tensor:
+        """The predicted ab ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``: predicted at the
+        model's size, scaled by the strength, smoothed over a video's frames, upsampled."""
         h, w = light.shape[-2:]
         # short side at the model's size; the long side at most 16 × that, so memory stays bounded for any aspect
         # ratio (a 3×70000 strip is predicted at 1×1536 and its colour upsampled)
@@ -88,12 +91,37 @@ class Colorizer:
         ab = (self.G(cond) if code is None else self.G(cond, code.to(self.device))) * self.strength
         if smoother is not None:
             ab = smoother(cond, ab)
-        ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
-        return self.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy()
+        return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+
+    @torch.inference_mode()
+    def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
+                     z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
+        """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
+        ``smoother``: the video's running colour (see :class:`TemporalSmoother`); a latent model's colouring is
+        the code ``z`` ``(Z,)`` when given, else colouring ``seed``. The reference path (``backend="torch"``)."""
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
+        light = self.task.cond(x)
+        return self.task.to_pixels(light, self._ab(light, smoother, z, seed))[0].permute(1, 2, 0).cpu().numpy()
+
+    @torch.inference_mode()
+    def colorize_u8(self, pixels: np.ndarray, smoother: TemporalSmoother | None = None,
+                    z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
+        """:meth:`colorize_rgb` for 8-bit pixels, gray ``(H, W)`` or sRGB ``(H, W, 3)`` uint8, through the
+        table-driven conversions (:func:`~pix2gan.tasks.colorize.lightness_u8`, ``lab_to_srgb_u8``): the same
+        colours (an output level may differ by one) at a fraction of the full-resolution cost."""
+        x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)  # (copied if read-only)
+        x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+        light = lightness_u8(x)
+        return lab_to_srgb_u8(light, self._ab(light, smoother, z, seed)).cpu().numpy()
 
     def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
         """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``."""
-        out = Image.fromarray(self.colorize_rgb(to_rgb_float(img), z=z, seed=seed), "RGB")
+        pixels = pixels_u8(img) if self.backend == "fast" else None
+        if pixels is None:  # the reference path, and 16-bit or float images on any backend
+            out = self.colorize_rgb(to_rgb_float(img), z=z, seed=seed)
+        else:
+            out = self.colorize_u8(pixels, z=z, seed=seed)
+        out = Image.fromarray(out, "RGB")
         alpha = alpha_channel(img)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
@@ -112,9 +140,11 @@ class Colorizer:
         give a temporary name. Returns the frame count."""
         smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
         code = answer_codes(self.G, z, seed)  # drawn once: every frame the same colouring
-        return transcode(Path(src), Path(dst),
-                         lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code),
-                         crf=crf, progress=progress, desc=Path(src).name)
+        if self.backend == "fast":
+            frame = lambda rgb: self.colorize_u8(rgb, smoother, code)  # noqa: E731
+        else:
+            frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code)  # noqa: E731
+        return transcode(Path(src), Path(dst), frame, crf=crf, progress=progress, desc=Path(src).name)
 
 
 def check_strength(strength: float) -> float:

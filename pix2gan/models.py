@@ -27,6 +27,17 @@ def pick_device(name: str) -> torch.device:
     return dev
 
 
+#: ``--backend``: how an inference command computes (``auto``: the fastest measured, today ``fast`` on every CPU).
+BACKENDS = ("auto", "fast", "torch")
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` as the colorizer runs it (``auto`` resolved), or a one-line error naming the allowed ones."""
+    if backend not in BACKENDS:
+        raise Pix2GanError(f"--backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    return "fast" if backend == "auto" else backend
+
+
 def build_generator(cfg: TrainConfig) -> UNet:
     task = make_task(cfg)
     return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout,

@@ -10,7 +10,7 @@ from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
 from pix2gan.nets.latent import answer_codes
-from pix2gan.models import load_generator, pick_device
+from pix2gan.models import check_backend, load_generator, pick_device
 from pix2gan.runtime import on_device
 from pix2gan.tasks import make_task
 from pix2gan.tasks.paired import PairedTask
@@ -25,17 +25,18 @@ class Translator:
     """
 
     def __init__(self, generator: torch.nn.Module, task: PairedTask, size: int | None = None,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", backend: str = "auto"):
         self.G, self.device = on_device(generator, device)
         self.task, self.size = task, size
+        self.backend = check_backend(backend)  # fast: folders decode and encode beside the model
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
-                        ema: bool = True) -> Translator:
+                        ema: bool = True, backend: str = "auto") -> Translator:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
         one)."""
         G, cfg = load_generator(Path(path), task="paired", ema=ema)
-        return cls(G, make_task(cfg), size, pick_device(device))
+        return cls(G, make_task(cfg), size, pick_device(device), backend)
 
     @property
     def latent_dim(self) -> int:

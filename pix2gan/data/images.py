@@ -102,6 +102,16 @@ def to_rgb_uint8(img: Image.Image) -> np.ndarray:
     return np.asarray(_as_rgb8(img), dtype=np.uint8).copy()
 
 
+def pixels_u8(img: Image.Image) -> np.ndarray | None:
+    """An 8-bit image's pixels as they are: gray ``(H, W)`` (L, LA) or sRGB ``(H, W, 3)`` uint8 (other 8-bit modes
+    converted as :func:`to_rgb_uint8` does); None for 16-bit and float images, which need :func:`to_rgb_float`."""
+    if img.mode in HIGH_DEPTH_MODES:
+        return None
+    if img.mode in ("L", "LA"):
+        return np.asarray(img.getchannel("L"))
+    return np.asarray(_as_rgb8(img))
+
+
 def _as_rgb8(img: Image.Image) -> Image.Image:
     """An 8-bit mode (L, LA, P, PA, RGBA, CMYK, YCbCr, 1, ...) as an RGB image; palettes go through RGBA."""
     if img.mode == "RGB":

@@ -1,0 +1,119 @@
+"""The colorize backends: the fast one's table-driven conversions and pipelined folder against the torch reference
+path (values against the reference, one-line failures, nothing half-written)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pix2gan.batch import plan, process_pipelined
+from pix2gan.cli import main
+from pix2gan.colorizer import Colorizer
+from pix2gan.errors import Pix2GanError
+from pix2gan.models import check_backend
+from pix2gan.runtime import one_core_spared
+from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
+
+from helpers import gray
+
+
+def test_lightness_from_tables_is_the_reference():
+    task = ColorizeTask()
+    levels = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16)
+    torch.testing.assert_close(lightness_u8(levels), task.cond(levels.expand(1, 3, -1, -1)), rtol=0, atol=0)
+    rgb = torch.randint(0, 256, (2, 3, 9, 11), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(lightness_u8(rgb), task.cond(rgb), rtol=0, atol=1e-6)
+    assert lightness_u8(levels).shape == (1, 1, 16, 16)
+
+
+def test_srgb_from_tables_is_the_reference_within_one_level():
+    gen = torch.Generator().manual_seed(1)
+    light = torch.rand(1, 1, 40, 50, generator=gen) * 2 - 1
+    ab = (torch.rand(1, 2, 40, 50, generator=gen) * 2 - 1) * 0.9  # far out of gamut too: both clip the same way
+    fast = lab_to_srgb_u8(light, ab)
+    ref = ColorizeTask().to_pixels(light, ab)[0].permute(1, 2, 0)
+    assert fast.shape == (40, 50, 3) and fast.dtype == torch.uint8 and fast.is_contiguous()
+    diff = (fast.int() - ref.int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 0.01
+    zero = lab_to_srgb_u8(light, torch.zeros_like(ab)).int()  # no colour: gray (R, G, B within a level)
+    assert (zero.amax(-1) - zero.amin(-1)).max() <= 1
+
+
+def test_fast_and_torch_colorizers_give_the_same_colours(tiny_run):
+    fast = Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu")
+    ref = Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu", backend="torch")
+    assert (fast.backend, ref.backend) == ("fast", "torch")
+    rng = np.random.default_rng(0)
+    gray_img = Image.fromarray(rng.integers(0, 256, (30, 41), dtype=np.uint8))
+    rgba = Image.fromarray(rng.integers(0, 256, (17, 23, 4), dtype=np.uint8), "RGBA")
+    for img in (gray_img, rgba, gray_img.convert("LA"), gray_img.convert("P")):
+        a, b = np.asarray(fast(img)), np.asarray(ref(img))
+        assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1, img.mode
+    assert np.array_equal(np.asarray(fast(rgba))[..., 3], np.asarray(rgba)[..., 3])  # alpha kept
+    deep = Image.fromarray((rng.random((12, 14)) * 65535).astype(np.uint16))  # 16-bit: the float path on both
+    assert np.array_equal(np.asarray(fast(deep)), np.asarray(ref(deep)))
+    with pytest.raises(Pix2GanError, match="--backend 'onnx': choose one of auto, fast, torch"):
+        check_backend("onnx")
+
+
+def test_the_cli_backends_write_the_same_files_and_report_failures_alike(tiny_run, tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.png", "c.png"):
+        gray(src / name)
+    (src / "broken.png").write_bytes(b"not an image")
+    outs = {}
+    for backend in ("torch", "fast"):
+        out = tmp_path / backend
+        code = main(["colorize", str(src), str(out), "--checkpoint", str(tiny_run / "checkpoint.pt"), "--backend",
+                     backend, "--quiet", "--verbose"])
+        err = capsys.readouterr()
+        assert code == 1 and "colorized 3, skipped 0" in err.out and "failed 1" in err.out
+        assert f"error: {src / 'broken.png'}: not an image" in err.err and f"backend: {backend}" in err.err
+        assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["a.png", "c.png", "sub/b.png"]
+        outs[backend] = out
+    for name in ("a.png", "sub/b.png", "c.png"):
+        a, b = (np.asarray(Image.open(outs[k] / name)).astype(int) for k in ("torch", "fast"))
+        assert np.abs(a - b).max() <= 1
+    assert main(["colorize", str(src), str(outs["fast"]), "--checkpoint", str(tiny_run / "checkpoint.pt"),
+                 "--quiet"]) == 1
+    assert "colorized 0, skipped 3" in capsys.readouterr().out  # existing outputs are skipped
+
+
+def test_a_pipeline_failure_at_any_stage_is_one_line_and_nothing_half_written(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(6):
+        (src / f"{i}.png").write_text(str(i))
+    pairs = [(s, d, 0) for s, d in plan(src, tmp_path / "out")]
+
+    def load(path):
+        if path.name == "1.png":
+            raise Pix2GanError(f"{path}: cannot decode")
+        return int(path.read_text())
+
+    def compute(value, sample):
+        if value == 3:
+            raise ValueError("no three")
+        return value
+
+    def save(value, tmp):
+        tmp.write_text("half")
+        if value == 5:
+            raise OSError(28, "No space left on device")
+        tmp.write_text(str(value * 10))
+
+    summary = process_pipelined(pairs, load, compute, save, progress=False)
+    err = capsys.readouterr().err
+    assert summary.done == 3 and len(summary.failed) == 3
+    assert f"{src / '1.png'}: cannot decode" in err and f"{src / '3.png'}: ValueError: no three" in err
+    assert f"{tmp_path / 'out' / '5.png'}: cannot write (No space left on device)" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "2.png", "4.png"]  # no temporaries
+    assert [(tmp_path / "out" / f"{i}.png").read_text() for i in (0, 2, 4)] == ["0", "20", "40"]
+
+
+def test_one_core_is_spared_for_the_writer_and_given_back():
+    before = torch.get_num_threads()
+    with one_core_spared():
+        assert torch.get_num_threads() == max(1, before - 1)
+    assert torch.get_num_threads() == before
