@@ -23,7 +23,7 @@ from tqdm import tqdm
 from pix2gan.checkpoint import load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve
 from pix2gan.data.source import (DataHealth, Draws, StepBatches, Stream, center_batch, default_workers, draw_loader,
-                                 fingerprint, seeded_generator)
+                                 fingerprint, seeded_generator, worker_message)
 from pix2gan.diagnostics import ADVICE, Monitor
 from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
@@ -101,6 +101,15 @@ def _write(path: Path, write) -> None:
         write()
     except OSError as e:
         raise Pix2GanError(f"{path}: cannot write ({e.strerror or e}); training stopped") from None
+
+
+def next_batch(batches, data: str):
+    """The loader's next batch; an error raised in a worker as its own one line naming the data, not PyTorch's
+    traceback around it."""
+    try:
+        return next(batches)
+    except Pix2GanError as e:
+        raise Pix2GanError(f"{data}: {worker_message(e)}") from None
 
 
 def rng_state(device: torch.device) -> dict:
@@ -326,7 +335,7 @@ class Trainer:
         with self.timer("data"):  # waiting for the loader
             if self._batches is None:
                 self._batches = self.open_batches()
-            raw, events = next(self._batches)
+            raw, events = next_batch(self._batches, self.cfg.data)
             for line in self.health.record(events):  # every rank reads its own files, so every rank reports
                 tqdm.write(f"[rank {self.dist.rank}] {line}" if self.dist.enabled else line, file=sys.stderr)
         with self.timer("to tensors"):  # the task's conversion, on the device (colorize: sRGB → Lab)

@@ -124,3 +124,17 @@ def test_stale_temporaries_of_a_killed_writer_are_removed_by_the_next_run(tmp_pa
     assert main(["train", "--out", str(out), "--resume", "--steps", "2", "--quiet"]) == 0
     assert not list(out.glob(".*.tmp*")) and not list((out / "samples").glob(".*.tmp*"))
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_a_folder_of_only_broken_images_is_one_line_naming_it(tmp_path, capsys, workers):
+    """Decoded in the training process or in a DataLoader worker: the same one line, no traceback."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for i in range(4):
+        (broken / f"b{i}.jpg").write_text(f"not a photo {i}")
+    assert main(["train", "--data", str(broken), "--out", str(tmp_path / "run"), "--steps", "2", "--workers",
+                 workers, *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {broken}: no usable item in 64 draws in a row, e.g. b") and "\n" not in err
+    assert "not an image PIL can read" in err and "Traceback" not in err and "worker" not in err

@@ -183,7 +183,19 @@ class Draws(Dataset):
                 events.append(Event("bad", name, message))
                 continue
             return random_crop(x, gen, self.size).contiguous(), events
-        raise Pix2GanError(f"{MAX_TRIES} draws in a row could not be used; the last: {events[-1].message}")
+        names = list(dict.fromkeys(e.name for e in events))
+        raise Pix2GanError(f"no usable item in {MAX_TRIES} draws in a row, e.g. {', '.join(names[:3])} (the last: "
+                           f"{events[-1].message})")
+
+
+def worker_message(e: Exception) -> str:
+    """The message of an error raised in a DataLoader worker, without the traceback text PyTorch wraps around it
+    when it raises it again in the training process (the error itself when it was not wrapped)."""
+    text = str(e)
+    if "Original Traceback" not in text:
+        return text
+    lines = [ln for ln in text.strip().splitlines() if ln.startswith(f"{type(e).__module__}.{type(e).__name__}: ")]
+    return lines[-1].split(": ", 1)[1] if lines else text.strip().splitlines()[0]
 
 
 def collate(samples: list[tuple[Tensor, list[Event]]]) -> tuple[Tensor, list[Event]]:
