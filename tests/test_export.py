@@ -155,3 +155,19 @@ def test_a_latent_model_exports_with_its_code_as_an_input(tmp_path):
     a = Colorizer.from_checkpoint(ckpt, "cpu").samples(img, 2, seed=4)
     b = Colorizer.from_checkpoint(tmp_path / "latent.safetensors", "cpu").samples(img, 2, seed=4)
     assert all(np.array_equal(np.asarray(p), np.asarray(q)) for p, q in zip(a, b))
+
+
+def test_an_export_that_differs_from_pytorch_is_not_written(runs, tmp_path, capsys, monkeypatch):
+    """onnxruntime made to answer 0.01 off: refused at the default tolerance (nothing written), accepted above it."""
+    import onnxruntime
+
+    run = onnxruntime.InferenceSession.run
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", lambda self, *a, **k: [y + 0.01 for y in run(self, *a, **k)])
+    out = tmp_path / "off.onnx"
+    assert main(["export", str(out), "--checkpoint", str(runs / "colorize" / "checkpoint.pt")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {out}: not written: the exported model differs from PyTorch by 1.00e-02 (> 0.001)" in err
+    assert not out.exists() and not list(tmp_path.iterdir())
+    assert main(["export", str(out), "--checkpoint", str(runs / "colorize" / "checkpoint.pt"), "--tolerance",
+                 "0.02"]) == 0
+    assert out.exists()
