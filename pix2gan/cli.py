@@ -91,9 +91,15 @@ def cmd_train(args) -> int:
     progress = not getattr(args, "quiet", False)
     resume = getattr(args, "resume", False)
     profile = getattr(args, "profile", False)
-    if not resume and RunDir(out).checkpoint.exists():
+    restarted = distributed.restarted_with_checkpoint(RunDir(out).checkpoint)  # torchrun --max-restarts
+    if not resume and RunDir(out).checkpoint.exists() and not restarted:
         raise Pix2GanError(f"{out}: already holds a run; add --resume to continue it, or choose another --out")
     dist = distributed.setup(given.get("device", "auto"))  # torchrun: one process per device
+    if restarted and not resume:
+        resume = True
+        if dist.is_main:
+            print(f"torchrun restart {restarted['restart']}: resuming {out} from its checkpoint (step "
+                  f"{restarted['step']})", file=sys.stderr)
     try:
         if resume:
             trainer = Trainer.resume(out, given, progress=progress, dist=dist, profile=profile,
@@ -171,34 +177,55 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     """Check INPUT/OUTPUT, then run ``load_model()(PIL image, seed=S) -> PIL image`` over them (and, given
     ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
     ``samples`` outputs per input (``NAME_s0.png``, ..., seeds ``--seed`` + i); one line per failure; exit 1 if
-    any failed."""
-    from pix2gan.batch import plan, process, process_pipelined, with_samples
-    from pix2gan.runtime import one_core_spared
-    from pix2gan.files import save_image
-    from pix2gan.data.images import read_image
-    from pix2gan.data.video import VIDEO_SUFFIXES, is_video
+    any failed. Under torchrun each process takes its share of the sorted listing (file ``i`` goes to rank
+    ``i mod N``, the same every time) and rank 0 prints the totals."""
+    from pix2gan import distributed
+    from pix2gan.batch import Summary, plan, with_samples
+    from pix2gan.data.video import VIDEO_SUFFIXES
 
     pairs = plan(args.input, args.output, videos=VIDEO_SUFFIXES if video else frozenset())
-    model = load_model()
-    samples = _samples_of(model, samples, "answer")
+    dist = distributed.setup(args.device)
+    try:
+        model = load_model()
+        samples = _samples_of(model, samples, "answer") if dist.is_main else (samples if model.latent_dim else 1)
+        items = with_samples(pairs, samples)[dist.rank::dist.world]
+        summary = _run_items(items, model, args, verb, video, progress=not args.quiet and dist.is_main)
+        totals = dist.gather(summary)
+    finally:
+        distributed.teardown(dist)
+    total = Summary()
+    for part in totals:
+        total += part
+    if dist.is_main:
+        if getattr(args, "verbose", False):
+            print(f"backend: {getattr(model, 'backend', 'fast')}" + (f", {dist.world} processes" if dist.enabled
+                                                                     else ""), file=sys.stderr)
+        print(total.line(verb))
+    return 1 if total.failed else 0
+
+
+def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool):
+    """The images of ``items`` through the model's backend (fast: pipelined beside it), then the videos."""
+    from pix2gan.batch import process, process_pipelined
+    from pix2gan.data.images import read_image
+    from pix2gan.data.video import is_video
+    from pix2gan.files import save_image
+    from pix2gan.runtime import one_core_spared
+
     seed = getattr(args, "seed", 0)
-    items = with_samples(pairs, samples)
     videos = [item for item in items if video and is_video(item[0])]
     images = [item for item in items if not (video and is_video(item[0]))]
     load = lambda src: read_image(src, args.max_pixels)  # noqa: E731
     compute = lambda img, sample: model(img, seed=seed + sample)  # noqa: E731
     save = lambda out, tmp: save_image(out, tmp, args.png_compression)  # noqa: E731
-    options = dict(overwrite=args.overwrite, progress=not args.quiet, desc=verb)
+    options = dict(overwrite=args.overwrite, progress=progress, desc=verb)
     if getattr(model, "backend", "fast") == "torch":  # the reference path: one file after the other
         summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
     else:  # decoding and encoding beside the model, on a core of their own
         with one_core_spared():
             summary = process_pipelined(images, load, compute, save, **options)
     summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
-    if getattr(args, "verbose", False):
-        print(f"backend: {getattr(model, 'backend', 'fast')}", file=sys.stderr)
-    print(summary.line(verb))
-    return 1 if summary.failed else 0
+    return summary
 
 
 def _check_size(size: int | None) -> None:

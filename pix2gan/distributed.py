@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from pix2gan.checkpoint import load_checkpoint
 from pix2gan.errors import Pix2GanError
 
 
@@ -23,6 +25,7 @@ class Dist:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    run_id: str = ""  # torchrun's TORCHELASTIC_RUN_ID: the same for every restart of one torchrun
 
     @property
     def is_main(self) -> bool:
@@ -90,7 +93,18 @@ def setup(device: str) -> Dist:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
-    return Dist(rank, world, local_rank)
+    return Dist(rank, world, local_rank, os.environ.get("TORCHELASTIC_RUN_ID", ""))
+
+
+def restarted_with_checkpoint(checkpoint: Path) -> dict | None:
+    """When torch's elastic agent has restarted this process group (``torchrun --max-restarts``) and ``checkpoint``
+    was written by an earlier attempt of the same torchrun: ``{"restart": N, "step": S}``; else None (a checkpoint
+    of another run is never resumed without ``--resume``)."""
+    restart, run_id = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")), os.environ.get("TORCHELASTIC_RUN_ID")
+    if restart < 1 or not run_id or not checkpoint.is_file():
+        return None
+    state = load_checkpoint(checkpoint, mmap=True)
+    return {"restart": restart, "step": state["step"]} if state.get("elastic_run_id") == run_id else None
 
 
 def teardown(d: Dist) -> None:

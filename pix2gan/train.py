@@ -217,9 +217,7 @@ class Trainer:
         """The generator that samples and validation use: the EMA one when there is one."""
         return self.nets.G_ema if self.nets.G_ema is not None else self.nets.G
 
-    @property
-    def run_dir(self) -> Path:
-        return self.run.path
+    run_dir = property(lambda self: self.run.path)
 
     @property
     def interrupted(self) -> bool:
@@ -429,6 +427,7 @@ class Trainer:
     def state_dict(self) -> dict:
         """What ``checkpoint.pt`` holds, but the RNG states (see :meth:`save`)."""
         return {"config": dataclasses.asdict(self.cfg), "step": self.step, "world_size": self.dist.world,
+                **({"elastic_run_id": self.dist.run_id} if self.dist.run_id else {}),
                 **({"best": self.best} if self.best is not None else {}), **self.nets.state_dict(),
                 "data": {"listing": self.listing, **self.health.state_dict()}}
 

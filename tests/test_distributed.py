@@ -76,3 +76,63 @@ def test_a_latent_model_under_two_processes_matches_one(tmp_path, photo_dir):
     two, one = load_checkpoint(tmp_path / "two" / "checkpoint.pt"), load_checkpoint(tmp_path / "one" / "checkpoint.pt")
     for net in ("G", "D", "E", "C"):
         assert differing_fraction(one[net], two[net]) < 0.01, net
+
+
+def test_a_group_restarted_by_torchrun_resumes_by_itself_and_ends_as_an_uninterrupted_run(tmp_path):
+    """torchrun --max-restarts 1; rank 1 SIGKILLed after the first checkpoint: the restarted group resumes from it
+    (no --resume given) and its final weights are an uninterrupted 2-process run's, exactly."""
+    import signal
+    import time
+
+    args = ["--steps", "60", "--checkpoint-every", "10", "--batch-size", "2", "--data", "builtin:photos",
+            "--workers", "0", *COMMON]
+    torchrun("--out", tmp_path / "straight", *args)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    agent = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+                              "2", "--max-restarts", "1", "-m", "pix2gan", "train", "--out", str(tmp_path / "killed"),
+                              *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "killed" / "checkpoint.pt").exists():
+        assert agent.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.005)
+    children = open(f"/proc/{agent.pid}/task/{agent.pid}/children").read().split()
+    rank1 = [pid for pid in children if b"RANK=1\0" in open(f"/proc/{pid}/environ", "rb").read()]
+    os.kill(int(rank1[0]), signal.SIGKILL)
+    _, err = agent.communicate(timeout=300)
+    assert agent.returncode == 0, err[-3000:]
+    assert "torchrun restart 1: resuming" in err
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoint.pt")
+    assert b["step"] == 60
+    for net in ("G", "D"):
+        for k in a[net]:
+            torch.testing.assert_close(a[net][k], b[net][k], rtol=0, atol=0, msg=f"{net}.{k}")
+
+
+def test_colorize_on_two_processes_splits_the_folder_and_writes_what_one_process_writes(tiny_run, tmp_path):
+    from helpers import gray
+
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.png", "b.png", "c.png", "sub/d.png", "sub/e.png"):
+        gray(src / name)
+    (src / "broken.png").write_text("not an image")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same arithmetic in both runs
+    command = ["-m", "pix2gan", "colorize", str(src), "OUT", "--checkpoint", str(tiny_run / "checkpoint.pt"),
+               "--quiet"]
+    two = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *command]
+    one = [sys.executable, *command]
+    runs = {}
+    for name, argv in (("two", two), ("one", one)):
+        runs[name] = subprocess.run([a.replace("OUT", str(tmp_path / name)) for a in argv], capture_output=True,
+                                    text=True, env=env, timeout=300)
+    for name, r in runs.items():
+        assert r.returncode != 0, name  # the broken file
+        assert r.stdout.count("colorized") == 1 and "colorized 5, skipped 0" in r.stdout and "failed 1" in r.stdout
+        assert r.stderr.count(f"error: {src / 'broken.png'}: not an image") == 1
+    for path in sorted((tmp_path / "one").rglob("*.png")):
+        assert path.read_bytes() == (tmp_path / "two" / path.relative_to(tmp_path / "one")).read_bytes()
+    assert len(list((tmp_path / "two").rglob("*.png"))) == 5
+    again = subprocess.run([a.replace("OUT", str(tmp_path / "two")) for a in two], capture_output=True, text=True,
+                           env=env, timeout=300)
+    assert "colorized 0, skipped 5" in again.stdout  # a rerun after a crash skips what is done
