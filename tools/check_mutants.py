@@ -64,6 +64,10 @@ MUTANTS = [
            ("tests/test_data.py",)),
     Mutant("listing change not checked on resume", "pix2gan/train.py", "if saved is None or saved == now:",
            "if True:", ("tests/test_data.py",)),
+    Mutant("export parity check that can never fail", "pix2gan/export.py", "    if worst > tolerance:",
+           "    if worst > float(\"inf\"):", ("tests/test_export.py",)),
+    Mutant("a worker's error with PyTorch's traceback around it", "pix2gan/data/source.py",
+           "    if \"Original Traceback\" not in text:", "    if True:", ("tests/test_faults.py",)),
     Mutant("D not frozen in the G phase", "pix2gan/step.py", "        D.requires_grad_(False)\n", "",
            ("tests/test_train.py",)),
 ]
