@@ -41,7 +41,7 @@ def test_draws_do_not_depend_on_workers_resume_point_or_rank_slices(photo_dir):
 def test_holdout_is_stable_when_files_are_added():
     names = [f"photos/{i:05d}.jpg" for i in range(1000)]
     train, held = holdout_split(names, 0.1)
-    assert sorted(train + held) == list(range(1000)) and 70 < len(held) < 130
+    assert sorted([*train, *held]) == list(range(1000)) and 70 < len(held) < 130
     more = names + [f"more/{i:05d}.jpg" for i in range(1000)]
     train2, held2 = holdout_split(sorted(more), 0.1)
     by_name = lambda names_, idx: {names_[i] for i in idx}  # noqa: E731
@@ -138,3 +138,31 @@ def test_training_and_held_out_items_are_disjoint(tmp_path, photo_dir, task):
     t = Trainer(tiny(holdout=0.3, **extra), tmp_path / "run", progress=False)
     train, held = set(t.data.names), set(t.holdout.names)
     assert train and held and not train & held and train | held == set(t.source.names)
+
+
+def test_a_listing_of_200000_names_is_two_arrays_not_200000_strings():
+    """The compact listing (a synthetic one, no files): the same names, fingerprint and hold-out as a list of
+    strings, in a few MB, built without holding a list of every name."""
+    import gc
+    import sys
+    import tracemalloc
+
+    from pix2gan.data.source import Names, fingerprint
+
+    strings = [f"n{i // 1000:04d}/image_{i:08d}.JPEG" for i in range(200_000)] + ["é/ü ß.png"]
+    tracemalloc.start()
+    names = Names.from_strings(iter(strings))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    held_bytes = names.blob.nbytes + names.starts.nbytes
+    as_list = sys.getsizeof(strings) + sum(sys.getsizeof(n) for n in strings)
+    assert held_bytes < 0.5 * as_list and peak < 3 * held_bytes
+    assert len(gc.get_referents(names)) <= 3  # the two arrays and its class: no object per name
+    assert len(names) == len(strings) and names[0] == strings[0] and names[-1] == "é/ü ß.png"
+    assert names[123_456] == strings[123_456] and names.index(strings[150_001]) == 150_001
+    assert fingerprint(names) == fingerprint(strings)
+    train, held = holdout_split(names, 0.01)
+    ltrain, lheld = holdout_split(strings, 0.01)
+    assert np.array_equal(train, ltrain) and np.array_equal(held, lheld) and 1500 < len(held) < 2500
+    part = names.take(held[:5])
+    assert list(part) == [strings[i] for i in held[:5]] and isinstance(part, Names)

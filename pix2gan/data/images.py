@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -23,12 +24,32 @@ MAX_PIXELS = 178_956_970
 def list_images(root: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> list[Path]:
     """Image files (or other ``suffixes``) under ``root`` (recursive, sorted, hidden entries skipped, symlinked
     folders not followed)."""
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [Path(folder) / f for f in sorted(files)
-                  if not f.startswith(".") and Path(f).suffix.lower() in suffixes]
-    return found
+    return [root / rel for rel in iter_images(root, suffixes)]
+
+
+def iter_images(root: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iterator[str]:
+    """The paths :func:`list_images` lists, relative to ``root`` in POSIX form, one at a time (``os.scandir``, one
+    folder's entries held at a time): a folder's files in name order, then its sub-folders in name order."""
+    stack = [("", str(root))]
+    while stack:
+        rel, folder = stack.pop()
+        try:
+            entries = [e for e in os.scandir(folder) if not e.name.startswith(".")]
+        except OSError:  # unreadable folder: left out, as os.walk leaves it
+            continue
+        files, dirs = [], []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not e.is_symlink():
+                    dirs.append(e.name)
+            elif os.path.splitext(e.name)[1].lower() in suffixes:
+                files.append(e.name)
+        yield from (rel + f for f in sorted(files))
+        stack.extend((rel + d + "/", os.path.join(folder, d)) for d in sorted(dirs, reverse=True))
 
 
 def read_image(path: Path, max_pixels: int = MAX_PIXELS, min_short: int | None = None) -> Image.Image:

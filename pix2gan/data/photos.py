@@ -12,8 +12,8 @@ from PIL import Image
 from torch import Tensor
 
 from pix2gan.data.bimodal import coverage_metrics, hue_metrics, make_bimodal_colors
-from pix2gan.data.images import list_images, read_image, to_rgb_uint8
-from pix2gan.data.source import Source, Unfit
+from pix2gan.data.images import iter_images, read_image, to_rgb_uint8
+from pix2gan.data.source import Names, Source, Unfit
 from pix2gan.errors import Pix2GanError
 
 
@@ -76,8 +76,8 @@ class PhotoFolder(Source):
 
     def __init__(self, root: Path, load_size: int):
         self.root, self.load_size = root, load_size
-        self.names = [p.relative_to(root).as_posix() for p in list_images(root)]
-        if not self.names:
+        self.names = Names.from_strings(iter_images(root))  # compact: a million names cost tens of MB, not hundreds
+        if not len(self.names):
             raise Pix2GanError(f"{root}: no images found (looked for {', '.join(sorted(_COMMON))}, ...)")
 
     def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:

@@ -11,8 +11,10 @@ event; an item that is readable but unfit (a gray photo for colorization) raises
 
 from __future__ import annotations
 
+import array
 import hashlib
 import signal
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Callable
@@ -31,6 +33,76 @@ MAX_TRIES = 64
 
 class Unfit(Pix2GanError):
     """A readable item that training leaves out (e.g. a photo that is already gray, for colorization)."""
+
+
+class Names(Sequence):
+    """A listing of item names held compactly: one byte string of the UTF-8 names, each ended by a NUL, and an
+    array of their offsets (two NumPy arrays, whatever the count). A list of a million Python strings costs
+    hundreds of MB, and every DataLoader worker would copy it page by page as it touched their reference counts;
+    these two arrays are never written to, so the workers share them. ``names[i]`` decodes one name."""
+
+    def __init__(self, blob: np.ndarray, starts: np.ndarray):
+        self.blob, self.starts = blob, starts  # uint8 (total bytes,), int64 (count + 1,): name i is [s_i, s_i+1 − 1)
+
+    @classmethod
+    def from_strings(cls, names: Iterable[str]) -> Names:
+        out = NamesWriter()
+        for name in names:
+            out.add(name)
+        return out.done()
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        return self.blob[self.starts[i]:self.starts[i + 1] - 1].tobytes().decode("utf-8", "surrogateescape")
+
+    def encoded(self) -> Iterator[bytes]:
+        """Each name as UTF-8 bytes, one at a time (no list of them is built)."""
+        data = self.blob.tobytes() if len(self.blob) < 2**20 else memoryview(self.blob)
+        for a, b in zip(self.starts[:-1].tolist(), self.starts[1:].tolist()):
+            yield bytes(data[a:b - 1])
+
+    def index(self, name: str) -> int:
+        """The position of ``name`` (a search in the bytes, not a dictionary of every name)."""
+        key = b"\0" + name.encode("utf-8", "surrogateescape") + b"\0"
+        at = (b"\0" + self.blob.tobytes()).find(key)
+        if at < 0:
+            raise ValueError(f"{name!r} is not in the listing")
+        return int(np.searchsorted(self.starts, at))
+
+    def take(self, indices) -> Names:
+        """The names at ``indices``, as a new compact listing."""
+        out = NamesWriter()
+        for i in np.asarray(indices, dtype=np.int64).tolist():
+            out.add_bytes(self.blob[self.starts[i]:self.starts[i + 1]].tobytes(), ended=True)
+        return out.done()
+
+
+class NamesWriter:
+    """Builds a :class:`Names` name by name, in chunks: no list of every name exists on the way."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+        self.ends = array.array("q")
+        self.size = 0
+
+    def add(self, name: str) -> None:
+        self.add_bytes(name.encode("utf-8", "surrogateescape") + b"\0", ended=True)
+
+    def add_bytes(self, data: bytes, ended: bool = False) -> None:
+        self.chunks.append(data if ended else data + b"\0")
+        self.size += len(self.chunks[-1])
+        self.ends.append(self.size)
+        if len(self.chunks) >= 4096:
+            self.chunks = [b"".join(self.chunks)]
+
+    def done(self) -> Names:
+        blob = np.frombuffer(b"".join(self.chunks), dtype=np.uint8)
+        return Names(blob, np.concatenate([[0], np.frombuffer(self.ends, dtype=np.int64)]).astype(np.int64))
 
 
 class Source:
@@ -53,7 +125,7 @@ class Source:
         """(training, held-out) parts by :func:`holdout_split` of the names; no held-out part when nothing is held
         out."""
         train, held = holdout_split(self.names, fraction)
-        return (self.subset(train), self.subset(held)) if held else (self, None)
+        return (self.subset(train), self.subset(held)) if len(held) else (self, None)
 
     def readable(self, i: int) -> bool:
         """Whether item ``i`` can be read now (unfit items are readable)."""
@@ -69,41 +141,49 @@ class Source:
 class Subset(Source):
     """The items ``indices`` of ``source`` (a view: nothing is copied or read)."""
 
-    def __init__(self, source: Source, indices: list[int]):
-        self.source, self.indices = source, list(indices)
-        self.names = [source.names[i] for i in self.indices]
+    def __init__(self, source: Source, indices):
+        self.source, self.indices = source, np.asarray(indices, dtype=np.int64)
+        names = source.names
+        self.names = names.take(self.indices) if isinstance(names, Names) else [names[i] for i in self.indices]
 
     def read(self, i: int, gen: torch.Generator | None = None) -> Tensor:
-        return self.source.read(self.indices[i], gen)
+        return self.source.read(int(self.indices[i]), gen)
 
 
-def fingerprint(names: list[str]) -> dict:
+def _encoded(names) -> Iterator[bytes]:
+    return names.encoded() if isinstance(names, Names) else (n.encode("utf-8", "surrogateescape") for n in names)
+
+
+def fingerprint(names) -> dict:
     """What a listing was: its size and a SHA-256 of its names (order included); stored in checkpoints."""
+    if isinstance(names, Names):  # the blob is the names, each ended by a NUL: hashed as it is
+        return {"count": len(names), "sha256": hashlib.sha256(names.blob.tobytes()).hexdigest()}
     h = hashlib.sha256()
-    for n in names:
-        h.update(n.encode("utf-8", "surrogateescape") + b"\0")
+    for n in _encoded(names):
+        h.update(n + b"\0")
     return {"count": len(names), "sha256": h.hexdigest()}
 
 
-def _unit_hash(name: str) -> float:
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()[:8], "big") / 2.0 ** 64
+def _unit_hashes(names) -> np.ndarray:
+    """Each name's hash as a number in [0, 1) (SHA-256's first 8 bytes), float64 ``(len(names),)``."""
+    return np.fromiter((int.from_bytes(hashlib.sha256(n).digest()[:8], "big") / 2.0 ** 64 for n in _encoded(names)),
+                       dtype=np.float64, count=len(names))
 
 
-def holdout_split(names: list[str], fraction: float) -> tuple[list[int], list[int]]:
+def holdout_split(names, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) indices: an item is held out when a hash of its name falls below ``fraction``, so adding
     items never moves an existing one between the two. At least one item on each side."""
     if fraction <= 0:
-        return list(range(len(names))), []
+        return np.arange(len(names)), np.arange(0)
     if len(names) < 2:
         raise Pix2GanError(f"cannot hold out part of a set of {len(names)} item(s)")
-    h = [_unit_hash(n) for n in names]
-    held = [i for i, v in enumerate(h) if v < fraction]
-    if not held:  # tiny sets: the lowest hash
-        held = [min(range(len(h)), key=h.__getitem__)]
-    if len(held) == len(names):
-        held.remove(max(held, key=h.__getitem__))
-    held_set = set(held)
-    return [i for i in range(len(names)) if i not in held_set], held
+    h = _unit_hashes(names)
+    held = h < fraction
+    if not held.any():  # tiny sets: the lowest hash
+        held[h.argmin()] = True
+    if held.all():
+        held[h.argmax()] = False
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def seeded_generator(*entropy: int) -> torch.Generator:
@@ -300,9 +380,12 @@ class DataHealth:
     def load_state_dict(self, state: dict, source: Source) -> None:
         """What a checkpoint remembers; files in ``source`` fixed since then no longer count as bad."""
         self.unfit.update(state.get("unfit", []))
-        index = {name: i for i, name in enumerate(source.names)}
         for name, message in state.get("bad", {}).items():
-            if name in index and not source.readable(index[name]):
+            try:
+                i = source.names.index(name)
+            except ValueError:
+                continue
+            if not source.readable(i):
                 self.bad[name] = message
 
     @property
