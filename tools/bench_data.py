@@ -92,6 +92,25 @@ def make_set(root: Path, n: int) -> Path:
     return out
 
 
+def make_links(root: Path, n: int, sources: int = 40, classes: int = 1000) -> Path:
+    """``root/links_N``: an ImageNet-shaped folder of N files in ``classes`` sub-folders, every file a hard link to
+    one of ``sources`` photos (a file may carry at most ~65,000 links): a million-file listing in a minute."""
+    out = root / f"links_{n}"
+    if out.is_dir():
+        return out
+    pool = make_set(root, SHARD) / "000"
+    photos = sorted(pool.glob("*.jpg"))[:sources]
+    tmp = root / f".links_{n}.tmp"
+    per_class = -(-n // classes)
+    for i in range(n):
+        folder = tmp / f"n{i // per_class:05d}"
+        if i % per_class == 0:
+            folder.mkdir(parents=True, exist_ok=True)
+        os.link(photos[i % len(photos)], folder / f"n{i // per_class:05d}_{i:08d}.JPEG")
+    os.replace(tmp, out)
+    return out
+
+
 def tree_memory(root: int) -> tuple[float, float]:
     """(sum of PSS, sum of RSS) in MB over process ``root`` and its descendants."""
     parent = {}
@@ -216,12 +235,17 @@ def main() -> int:
     p.add_argument("--sizes", default="1000,10000,100000")
     p.add_argument("--steps", type=int, default=40, help="training steps per measurement")
     p.add_argument("--workers", type=int, default=None, help=f"(default: pix2gan's, here {default_workers()})")
+    p.add_argument("--imagenet", type=int, default=0, metavar="N",
+                   help="instead: a folder of N files (1281167: ImageNet's training set) as hard links to a few "
+                        "dozen photos, against 1,000 real files: peak PSS and the first step, 3 steps each")
     args = p.parse_args()
     workers = default_workers() if args.workers is None else args.workers
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     print(f"# {cpu}, {len(os.sched_getaffinity(0))} CPUs; {workers} DataLoader worker(s); photo-like 640×480 JPEGs")
     quick = ["--size", "64", "--batch-size", "16", "--ngf", "32", "--ndf", "32", "--workers", str(workers)]
+    if args.imagenet:
+        return imagenet(args, quick)
     print("\nquickstart model (64² crops, batch 16, widths 32):\n")
     print("| photos | first step (s) | peak PSS, trainer + workers (MB) | peak RSS sum (MB) | loader img/s | "
           "training img/s | data (loader wait) | to tensors (sRGB → Lab) |")
@@ -254,6 +278,21 @@ def main() -> int:
     print(f"\n4000×3000 JPEG to load size 286: full decode + resize {d['full']:.0f} ms, reduced-scale decode "
           f"{d['draft']:.0f} ms ({d['full'] / d['draft']:.1f}× faster); a JPEG stored at the load size (what a "
           f"prepare pass gives) {d['prepared']:.1f} ms")
+    return 0
+
+
+def imagenet(args, quick: list[str]) -> int:
+    """The ImageNet-size row: trainer + workers' peak PSS and the time to the first step at N files, against 1,000."""
+    t0 = time.perf_counter()
+    big = make_links(args.root, args.imagenet)
+    print(f"\n{args.imagenet:,} hard links ready ({time.perf_counter() - t0:.0f} s)", flush=True)
+    steps = argparse.Namespace(steps=3)
+    small, large = run_train(make_set(args.root, SHARD), steps, quick), run_train(big, steps, quick)
+    print("\n| files | first step (s) | peak PSS, trainer + workers (MB) | peak RSS sum (MB) |\n|---|---|---|---|")
+    for n, r in ((SHARD, small), (args.imagenet, large)):
+        print(f"| {n:,} | {r['first_step_s']:.1f} | {r['pss_mb']:.0f} | {r['rss_mb']:.0f} |")
+    print(f"\n{args.imagenet:,} against {SHARD:,} files: peak PSS {large['pss_mb'] - small['pss_mb']:+.0f} MB, first "
+          f"step {large['first_step_s'] - small['first_step_s']:+.1f} s")
     return 0
 
 
