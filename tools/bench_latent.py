@@ -31,8 +31,8 @@ from PIL import Image
 
 from pix2gan.files import save_image_atomic
 from pix2gan.colorizer import Colorizer
-from pix2gan.compare import (compare, compare_config, evaluate_runs, labelled_grid, markdown_table, parse_variant,
-                             parse_variants, train_variants)
+from pix2gan.compare import (compare, compare_config, labelled_grid, markdown_table, parse_variant, parse_variants,
+                             train_variants)
 from pix2gan.config import TrainConfig, resolve
 from pix2gan.data.source import holdout_split
 from pix2gan.metrics import psnr, sample_spread
@@ -162,6 +162,46 @@ def photo(args) -> None:
           f"original); ab spread of the 5 colourings: {spread:.2f}")
 
 
+README_TRAIN = ["--data", "builtin:bimodal-colors", "--latent-dim", "8", "--size", "32", "--depth", "5", "--ngf", "32",
+                "--ndf", "32", "--batch-size", "32", "--steps", "1500"]
+
+
+def cli(args) -> None:
+    """The user's path: the README's latent train command (all images, default code loss), then ``pix2gan colorize
+    --samples 8`` on 24 freshly generated bimodal images (another generator seed, 32 px) given in gray (their own
+    CIE L, as R = G = B), for each ``--cli-seeds`` training seed: shape coverage and each sample's hue-hit rate."""
+    import subprocess
+
+    from pix2gan.data.bimodal import coverage_metrics, hue_metrics, make_bimodal_colors
+    from pix2gan.tasks.colorize import ColorizeTask
+
+    fresh = make_bimodal_colors(24, 32, seed=args.cli_images_seed)
+    gray_dir = args.out / "cli" / "gray"
+    task = ColorizeTask()
+    for name, arr in fresh:
+        light = task.cond(torch.from_numpy(arr).permute(2, 0, 1)[None])
+        save_image_atomic(Image.fromarray((task.cond_to_rgb(light)[0, 0] * 255 + 0.5).byte().numpy()),
+                          gray_dir / f"{name}.png")
+    target = torch.from_numpy(np.stack([a for _, a in fresh])).permute(0, 3, 1, 2).float() / 255
+    print("\nthe README's latent command, then colorize --samples 8 on 24 fresh 32 px images in gray:\n")
+    print("| training seed | coverage (both hues among 8) | hue-hit, worst sample | hue-hit, mean of 8 |")
+    print("|---|---|---|---|")
+    for seed in (int(s) for s in args.cli_seeds.split(",")):
+        run, out = args.out / "cli" / f"run_s{seed}", args.out / "cli" / f"out_s{seed}"
+        if not (run / "checkpoint.pt").exists():
+            subprocess.run([sys.executable, "-m", "pix2gan", "train", "--out", str(run), "--seed", str(seed),
+                            "--quiet", *README_TRAIN, *args.cli_train.split()], check=True)
+        subprocess.run([sys.executable, "-m", "pix2gan", "colorize", str(gray_dir), str(out), "--checkpoint",
+                        str(run / "checkpoint.pt"), "--samples", "8", "--seed", "0", "--overwrite", "--quiet",
+                        *args.cli_colorize.split()], check=True, stdout=subprocess.DEVNULL)
+        samples = torch.stack([torch.stack([torch.from_numpy(np.asarray(Image.open(out / f"{name}_s{i}.png")
+                                                                         .convert("RGB"))).permute(2, 0, 1)
+                                            for name, _ in fresh]) for i in range(8)]).float() / 255
+        m = coverage_metrics(samples, target)
+        hits = [hue_metrics(samples[i], target)["hue_hit_rate"] for i in range(8)]
+        print(f"| {seed} | {m['coverage']:.3f} | {min(hits):.3f} | {np.mean(hits):.3f} |", flush=True)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/latent"))
@@ -177,13 +217,17 @@ def main() -> int:
     p.add_argument("--photo-size", type=int, default=96)
     p.add_argument("--photo", default="flower", help="the held-out photo to colour (default scikit-learn's flower)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cli-seeds", default="0,1", help="cli: training seeds of the README's command")
+    p.add_argument("--cli-images-seed", type=int, default=12345, help="cli: the fresh images' generator seed")
+    p.add_argument("--cli-train", default="", help="cli: more train options (quoted)")
+    p.add_argument("--cli-colorize", default="", help="cli: more colorize options (quoted)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args()
     print(f"# {cpu_description()} ({platform.machine()}), {torch.get_num_threads()} threads, torch {torch.__version__}",
           flush=True)
     for part in args.parts.split(","):
-        {"bimodal": bimodal, "digits": digits, "photo": photo}[part](args)
+        {"bimodal": bimodal, "digits": digits, "photo": photo, "cli": cli}[part](args)
     return 0
 
 
