@@ -88,3 +88,14 @@ def assert_same_weights(a, b) -> dict:
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=0, atol=0, msg=k)
     return wa
+
+
+def assert_same_checkpoints(a_path, b_path, nets=("G", "D")) -> dict:
+    """The networks of two checkpoint files are bit-identical; returns the second checkpoint."""
+    from pix2gan.checkpoint import load_checkpoint
+
+    a, b = load_checkpoint(a_path), load_checkpoint(b_path)
+    for net in nets:
+        for k in a[net]:
+            torch.testing.assert_close(a[net][k], b[net][k], rtol=0, atol=0, msg=f"{net}.{k}")
+    return b
