@@ -3,6 +3,7 @@ one writer, penalties and resume."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -77,8 +78,9 @@ def test_a_latent_model_under_two_processes_matches_one(tmp_path, photo_dir):
 
 
 def test_a_group_restarted_by_torchrun_resumes_by_itself_and_ends_as_an_uninterrupted_run(tmp_path):
-    """torchrun --max-restarts 1; rank 1 SIGKILLed after the first checkpoint: the restarted group resumes from it
-    (no --resume given) and its final weights are an uninterrupted 2-process run's, exactly."""
+    """torchrun --max-restarts 3; rank 1 SIGKILLed after the first checkpoint: the restarted group resumes from it
+    (no --resume given) and its final weights are an uninterrupted 2-process run's, exactly. (Restarts to spare: on
+    a loaded machine a restarted gloo group has once failed to connect, and was restarted again, as it should.)"""
     import signal
     import time
 
@@ -87,7 +89,7 @@ def test_a_group_restarted_by_torchrun_resumes_by_itself_and_ends_as_an_uninterr
     torchrun("--out", tmp_path / "straight", *args)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     agent = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-                              "2", "--max-restarts", "1", "-m", "pix2gan", "train", "--out", str(tmp_path / "killed"),
+                              "2", "--max-restarts", "3", "-m", "pix2gan", "train", "--out", str(tmp_path / "killed"),
                               *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while not (tmp_path / "killed" / "checkpoint.pt").exists():
@@ -98,7 +100,7 @@ def test_a_group_restarted_by_torchrun_resumes_by_itself_and_ends_as_an_uninterr
     os.kill(int(rank1[0]), signal.SIGKILL)
     _, err = agent.communicate(timeout=300)
     assert agent.returncode == 0, err[-3000:]
-    assert "torchrun restart 1: resuming" in err
+    assert re.search(r"torchrun restart \d: resuming .*killed from its checkpoint \(step [1-5]0\)", err), err[-3000:]
     b = assert_same_checkpoints(tmp_path / "straight" / "checkpoint.pt", tmp_path / "killed" / "checkpoint.pt")
     assert b["step"] == 60
 
