@@ -28,6 +28,7 @@ import skimage.color
 import torch
 from PIL import Image
 
+from common import median_ms  # tools/common.py
 from pix2gan.data.photos import skimage_photos
 from pix2gan.runtime import cpu_description
 
@@ -109,14 +110,7 @@ def forward_rows(args, tmp: Path) -> None:
     x = torch.rand(1, 1, 192, 307) * 2 - 1
     rows = {}
 
-    def timed(fn, iters: int = 20) -> float:
-        fn()
-        times = []
-        for _ in range(iters):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return 1e3 * statistics.median(times)
+    timed = lambda fn: median_ms(fn, 20, warmup=1)  # noqa: E731
 
     threads = torch.get_num_threads()
     with torch.inference_mode():

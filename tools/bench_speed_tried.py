@@ -32,26 +32,14 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from common import make_trainer, unet_layers  # tools/common.py
+from common import make_trainer, median_ms, unet_layers  # tools/common.py
 
 from pix2gan.nets import PatchDiscriminator
 from pix2gan.runtime import cpu_description, tune_cpu
-
-
-def median_ms(fn, iters: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(iters):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
 
 
 def trainer(args):

@@ -5,6 +5,8 @@ the import path); everything else they use is the library itself.
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +127,15 @@ def unet_layers(depth: int = 8, ngf: int = 64, size: int = 256):
         side, c_in, c_out = size >> level, 1 if level == 0 else width[level - 1], width[level]
         yield f"down {level}", "down", c_in, c_out, side
         yield f"up {level}", "up", c_out if level == depth - 1 else 2 * c_out, 2 if level == 0 else c_in, side // 2
+
+
+def median_ms(fn, iters: int, warmup: int = 3) -> float:
+    """Median milliseconds of ``iters`` calls of ``fn`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)

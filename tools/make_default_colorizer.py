@@ -39,7 +39,6 @@ from pix2gan.colorizer import Colorizer
 from pix2gan.compare import parse_variant, train_variants
 from pix2gan.config import TrainConfig
 from pix2gan.runtime import cpu_description
-from pix2gan.data.photos import to_chw
 
 from common import Photo, gather_photos, shrink, write_crops  # tools/common.py (tools/ is the script's folder)
 
