@@ -37,12 +37,18 @@ class RunDir:
         up to ``step``. :meth:`unlock` when training ends."""
         self.lock()
         self.remove_stale_temporaries()
-        try:
-            self.write_config(config_json + "\n")
-        except OSError as e:
-            raise Pix2GanError(f"{self.config}: cannot write ({e.strerror or e}); training stopped") from None
+        self.write(self.config, lambda: self.write_config(config_json + "\n"))
         self.trim_log(step)
         return self.read_log()
+
+    @staticmethod
+    def write(path: Path, write) -> None:
+        """``write()``, which writes ``path`` of the run; a failure (disk full, permissions) as one line naming the
+        file."""
+        try:
+            write()
+        except OSError as e:
+            raise Pix2GanError(f"{path}: cannot write ({e.strerror or e}); training stopped") from None
 
     def write_config(self, text: str) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -95,14 +95,6 @@ def _init(*nets, device: torch.device) -> None:
             net.to(device)
 
 
-def _write(path: Path, write) -> None:
-    """``write()``, which writes ``path``; a failure (disk full, permissions) as one line naming the file."""
-    try:
-        write()
-    except OSError as e:
-        raise Pix2GanError(f"{path}: cannot write ({e.strerror or e}); training stopped") from None
-
-
 def next_batch(batches, data: str):
     """The loader's next batch; an error raised in a worker as its own one line naming the data, not PyTorch's
     traceback around it."""
@@ -275,9 +267,10 @@ class Trainer:
         after G."""
         cfg, nets = self.cfg, self.nets
         phase = phase or phase_of(cfg, self.step, self.D is not None)
+        factor = lr_factor(cfg, self.step)
         for opt, base in ((nets.opt_g, cfg.lr), (nets.opt_d, cfg.d_lr)):
             for group in opt.param_groups if opt is not None else ():
-                group["lr"] = base * lr_factor(cfg, self.step)
+                group["lr"] = base * factor
         measure = (self.step + 1) % cfg.log_every == 0 or self.step + 1 == cfg.steps
         out: dict[str, float] = {}
         for k in range(phase.batches):
@@ -420,7 +413,7 @@ class Trainer:
             self.best = {"step": self.step, "metric": metric, "value": value}
             best = {"config": dataclasses.asdict(self.cfg), "step": self.step, "best": self.best,
                     **self.nets.state_dict(Nets.GENERATORS)}
-            _write(self.run.best, lambda: save_checkpoint(self.run.best, best))
+            self.run.write(self.run.best, lambda: save_checkpoint(self.run.best, best))
         return {f"val_{k}": v for k, v in result.metrics.items()}
 
     # ----------------------------------------------------------------------------------------------- checkpoints
@@ -445,7 +438,7 @@ class Trainer:
         per_rank = self.dist.gather(rng_state(self.device))
         if self.dist.is_main:
             state = {**self.state_dict(), "rng": {"per_rank": per_rank}}
-            _write(self.run.checkpoint, lambda: save_checkpoint(self.run.checkpoint, state))
+            self.run.write(self.run.checkpoint, lambda: save_checkpoint(self.run.checkpoint, state))
 
     @classmethod
     def resume(cls, run_dir: Path, overrides: dict | None = None, *, progress: bool = True,
