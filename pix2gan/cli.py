@@ -38,8 +38,9 @@ def _config_argument(group, name: str, default=argparse.SUPPRESS, help: str | No
     kind = {"int": int, "float": float, "bool": bool}.get(f.type.split("|")[0].strip(), str)
     value = f.default if default is argparse.SUPPRESS else default
     shown = m["shown"] if default is argparse.SUPPRESS and m["shown"] else value
-    text = (help or m["help"]) + ("" if value is False or shown is None else f" (default {shown:g})"
-                                  if isinstance(shown, float) else f" (default {shown})")
+    text = help or m["help"]
+    if value is not False and shown is not None:  # a flag that is off by default needs no "(default ...)"
+        text += f" (default {shown:g})" if isinstance(shown, float) else f" (default {shown})"
     if kind is bool:
         action = "store_true" if f.default is False else argparse.BooleanOptionalAction
         group.add_argument(flag(name), action=action, default=default, help=text.replace("%", "%%"))
@@ -164,11 +165,12 @@ def _add_image_io(p, what: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _samples_of(model, samples: int, what: str) -> int:
-    """``--samples`` for ``model``: as asked when it has a latent code; else 1, said in one line."""
+def _samples_of(model, samples: int, what: str, say: bool = True) -> int:
+    """``--samples`` for ``model``: as asked when it has a latent code; else 1, said in one line (when ``say``)."""
     if samples > 1 and not model.latent_dim:
-        print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
-              f"{what} per input; writing that one", file=sys.stderr)
+        if say:
+            print(f"--samples {samples}: this model has no latent code (train with --latent-dim), so it has one "
+                  f"{what} per input; writing that one", file=sys.stderr)
         return 1
     return samples
 
@@ -187,7 +189,7 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     dist = distributed.setup(args.device)
     try:
         model = load_model()
-        samples = _samples_of(model, samples, "answer") if dist.is_main else (samples if model.latent_dim else 1)
+        samples = _samples_of(model, samples, "answer", say=dist.is_main)
         items = with_samples(pairs, samples)[dist.rank::dist.world]
         summary = _run_items(items, model, args, verb, video, progress=not args.quiet and dist.is_main)
         totals = dist.gather(summary)
@@ -198,8 +200,8 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
         total += part
     if dist.is_main:
         if getattr(args, "verbose", False):
-            print(f"backend: {getattr(model, 'backend', 'fast')}" + (f", {dist.world} processes" if dist.enabled
-                                                                     else ""), file=sys.stderr)
+            print(f"backend: {model.backend}" + (f", {dist.world} processes" if dist.enabled else ""),
+                  file=sys.stderr)
         print(total.line(verb))
     return 1 if total.failed else 0
 
@@ -219,7 +221,7 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     compute = lambda img, sample: model(img, seed=seed + sample)  # noqa: E731
     save = lambda out, tmp: save_image(out, tmp, args.png_compression)  # noqa: E731
     options = dict(overwrite=args.overwrite, progress=progress, desc=verb)
-    if getattr(model, "backend", "fast") == "torch":  # the reference path: one file after the other
+    if model.backend == "torch":  # the reference path: one file after the other
         summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
     else:  # decoding and encoding beside the model, on a core of their own
         with one_core_spared():
@@ -481,7 +483,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _add_compare(sub) -> None:
-    from pix2gan.compare import COMPARE_DEFAULTS
+    from pix2gan.compare import COMPARE_DEFAULTS, COMPARE_OPTIONS
     from pix2gan.config import FIELDS
 
     p = sub.add_parser("compare", help="train loss variants identically and report their blur and colour",
@@ -504,14 +506,15 @@ def _add_compare(sub) -> None:
     g = p.add_argument_group("training every variant alike (as train's options; the defaults train small)")
     _config_argument(g, "data", None, help=f"a folder or builtin:NAME (default {COMPARE_DEFAULTS['data']}; with "
                                            f"--runs, the runs' own data and held-out split)")
-    for name in ("task", *(k for k in COMPARE_DEFAULTS if k != "data"), "tensorboard", "precision", "device"):
+    for name in COMPARE_OPTIONS[1:]:  # data above, with its own help
         _config_argument(g, name, COMPARE_DEFAULTS.get(name, FIELDS[name].default))
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_compare)
 
 
 def cmd_compare(args) -> int:
-    from pix2gan.compare import COMPARE_DEFAULTS, compare, compare_config, evaluate_runs, markdown_table, write_report
+    from pix2gan.compare import (COMPARE_DEFAULTS, COMPARE_OPTIONS, compare, compare_config, evaluate_runs,
+                                 markdown_table, write_report)
     from pix2gan.models import pick_device
 
     title = f"pix2gan compare: {args.data or COMPARE_DEFAULTS['data']}"
@@ -526,7 +529,7 @@ def cmd_compare(args) -> int:
                                 samples=args.samples)
         page = write_report(results, runs, args.out, title)
     else:
-        values = {k: getattr(args, k) for k in ("task", *COMPARE_DEFAULTS, "tensorboard", "precision", "device")}
+        values = {k: getattr(args, k) for k in COMPARE_OPTIONS}
         base = compare_config(**{**values, "data": args.data or COMPARE_DEFAULTS["data"]})
         results, _ = compare(base, args.variants, args.out, eval_count=args.eval_count, samples=args.samples,
                              ema=not args.no_ema, progress=not args.quiet, title=title)

@@ -80,6 +80,8 @@ def parse_variant(text: str, default_weight: float = 100.0) -> Variant:
 #: What ``pix2gan compare`` trains when not told otherwise: small and fast, every variant alike.
 COMPARE_DEFAULTS = dict(data="builtin:bimodal-colors", steps=1500, size=32, batch_size=32, depth=5, ngf=32, ndf=32,
                         holdout=0.2, seed=0)
+#: The training options ``pix2gan compare`` offers (every variant gets the same), ``data`` first.
+COMPARE_OPTIONS = ("data", "task", *(k for k in COMPARE_DEFAULTS if k != "data"), "tensorboard", "precision", "device")
 
 
 def compare_config(**values) -> TrainConfig:
