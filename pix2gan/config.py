@@ -163,8 +163,10 @@ class TrainConfig:
         return cls(**values)
 
 
+#: Every option by name, with its metadata (:func:`option`).
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 #: Keys that may change when a run is resumed (they do not change what is computed).
-RESUMABLE_CHANGES = frozenset(f.name for f in dataclasses.fields(TrainConfig) if f.metadata["resumable"])
+RESUMABLE_CHANGES = frozenset(name for name, f in FIELDS.items() if f.metadata["resumable"])
 
 
 def flag(name: str) -> str:
@@ -234,8 +236,8 @@ def presets(cfg: TrainConfig) -> dict:
 def resolve(cfg: TrainConfig) -> TrainConfig:
     """Validate ``cfg`` and fill every ``None`` from the GAN loss's preset. Pure: returns a new config."""
     cfg = dataclasses.replace(cfg)  # normalises "none"
-    for f in dataclasses.fields(cfg):
-        check_field(f, getattr(cfg, f.name))
+    for name, f in FIELDS.items():
+        check_field(f, getattr(cfg, name))
     _check_combinations(cfg)
     out = dataclasses.replace(cfg, **{k: v for k, v in presets(cfg).items() if getattr(cfg, k) is None})
     out.d_lr = out.lr if out.d_lr is None else out.d_lr
@@ -244,9 +246,6 @@ def resolve(cfg: TrainConfig) -> TrainConfig:
         raise Pix2GanError("--d-norm batch cannot be used with a gradient penalty: batch norm mixes the samples whose "
                            "gradients are penalised one by one; use --d-norm instance or none")
     return out
-
-
-FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
 def _spelt_now(values: dict) -> dict:

@@ -79,8 +79,7 @@ def convert(run_dir: Path) -> tuple[Path, int, int]:
     """Write ``RUN/tb/`` from an existing run's log.jsonl and samples/ (for runs trained without
     ``--tensorboard``); returns (folder, records, samples). Refuses when the folder already holds events."""
     run = RunDir(run_dir)
-    if not run.config.exists():
-        raise Pix2GanError(f"{run_dir}: not a pix2gan run folder (no config.json)")
+    run.read_config()  # a run folder, or one line saying it is not
     folder = run.path / "tb"
     if has_events(folder):
         raise Pix2GanError(f"{folder}: already holds TensorBoard events; remove it to convert log.jsonl again")

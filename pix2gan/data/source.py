@@ -78,7 +78,7 @@ class Names(Sequence):
         """The names at ``indices``, as a new compact listing."""
         out = NamesWriter()
         for i in np.asarray(indices, dtype=np.int64).tolist():
-            out.add_bytes(self.blob[self.starts[i]:self.starts[i + 1]].tobytes(), ended=True)
+            out.add_ended(self.blob[self.starts[i]:self.starts[i + 1]].tobytes())
         return out.done()
 
 
@@ -91,11 +91,12 @@ class NamesWriter:
         self.size = 0
 
     def add(self, name: str) -> None:
-        self.add_bytes(name.encode("utf-8", "surrogateescape") + b"\0", ended=True)
+        self.add_ended(name.encode("utf-8", "surrogateescape") + b"\0")
 
-    def add_bytes(self, data: bytes, ended: bool = False) -> None:
-        self.chunks.append(data if ended else data + b"\0")
-        self.size += len(self.chunks[-1])
+    def add_ended(self, data: bytes) -> None:
+        """One name, UTF-8 and already ended by its NUL."""
+        self.chunks.append(data)
+        self.size += len(data)
         self.ends.append(self.size)
         if len(self.chunks) >= 4096:
             self.chunks = [b"".join(self.chunks)]
