@@ -92,8 +92,23 @@ def setup(device: str) -> Dist:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        dist.init_process_group("nccl" if use_cuda else "gloo", store=_attempt_store(world), rank=rank,
+                                world_size=world)
     return Dist(rank, world, local_rank, os.environ.get("TORCHELASTIC_RUN_ID", ""))
+
+
+def _attempt_store(world: int) -> dist.Store | None:
+    """Under torchrun, the agent's store seen through a prefix of this attempt's number; else None (torch's own
+    rendezvous from the environment).
+
+    torchrun's agent keeps one store for all its restarts and the process group's keys are not named by the
+    attempt (pytorch/pytorch#135712): a restarted rank could read the address a dead rank of the earlier attempt
+    wrote, and the restarted group then failed to connect or hung in gloo's connect. One torchrun counts its
+    restarts for all its ranks, so the attempt number is the same on every rank of one attempt."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    agent = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False)
+    return dist.PrefixStore(f"pix2gan/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", agent)
 
 
 def restarted_with_checkpoint(checkpoint: Path) -> dict | None:
