@@ -175,9 +175,10 @@ def _samples_of(model, samples: int, what: str, say: bool = True) -> int:
     return samples
 
 
-def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -> int:
+def _process_images(args, load_model, verb: str, video=None, samples: int = 1, hints_for=None) -> int:
     """Check INPUT/OUTPUT, then run ``load_model()(PIL image, seed=S) -> PIL image`` over them (and, given
-    ``video``, ``video(model, source, tmp, seed)`` over the video files); ``samples`` > 1 with a latent model:
+    ``video``, ``video(model, source, tmp, seed)`` over the video files); ``hints_for(model, source, (W, H))``: the
+    hints of each image, read with it (a bad hints file fails that image alone); ``samples`` > 1 with a latent model:
     ``samples`` outputs per input (``NAME_s0.png``, ..., seeds ``--seed`` + i); one line per failure; exit 1 if
     any failed. Under torchrun each process takes its share of the sorted listing (file ``i`` goes to rank
     ``i mod N``, the same every time) and rank 0 prints the totals."""
@@ -191,7 +192,8 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
         model = load_model()
         samples = _samples_of(model, samples, "answer", say=dist.is_main)
         items = with_samples(pairs, samples)[dist.rank::dist.world]
-        summary = _run_items(items, model, args, verb, video, progress=not args.quiet and dist.is_main)
+        summary = _run_items(items, model, args, verb, video, progress=not args.quiet and dist.is_main,
+                             hints_for=hints_for)
         totals = dist.gather(summary)
     finally:
         distributed.teardown(dist)
@@ -206,7 +208,7 @@ def _process_images(args, load_model, verb: str, video=None, samples: int = 1) -
     return 1 if total.failed else 0
 
 
-def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool):
+def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool, hints_for=None):
     """The images of ``items`` through the model's backend (fast: pipelined beside it), then the videos."""
     from pix2gan.batch import process, process_pipelined
     from pix2gan.data.images import read_image
@@ -217,8 +219,11 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     seed = getattr(args, "seed", 0)
     videos = [item for item in items if video and is_video(item[0])]
     images = [item for item in items if not (video and is_video(item[0]))]
-    load = lambda src: read_image(src, args.max_pixels)  # noqa: E731
-    compute = lambda img, sample: model(img, seed=seed + sample)  # noqa: E731
+    def load(src):
+        img = read_image(src, args.max_pixels)
+        return img, {"hints": hints_for(model, src, img.size)} if hints_for else {}
+
+    compute = lambda loaded, sample: model(loaded[0], seed=seed + sample, **loaded[1])  # noqa: E731
     save = lambda out, tmp: save_image(out, tmp, args.png_compression)  # noqa: E731
     options = dict(overwrite=args.overwrite, progress=progress, desc=verb)
     if model.backend == "torch":  # the reference path: one file after the other
@@ -261,11 +266,23 @@ def _add_colorize(sub) -> None:
     p.add_argument("--crf", type=int, default=18,
                    help="videos: encoder quality, H.264/VP9 constant rate factor (0 = lossless, 51 = worst; "
                         "default %(default)s)")
+    p.add_argument("--hints", type=Path, metavar="H",
+                   help="colour points for a model trained with --hints (the bundled one is): a JSON file "
+                        "{\"points\": [{\"x\": 120, \"y\": 45, \"color\": \"#3a6ea5\", \"size\": 9}]} for one image "
+                        "or video (every frame), or for a folder INPUT a folder mirroring it with NAME.json per "
+                        "image (none: no hints for that image). x, y: column and row in input pixels; color: "
+                        "#rrggbb or [r, g, b]; size: optional side of the square it covers, in input pixels")
+    p.add_argument("--reference", type=Path, metavar="PHOTO",
+                   help="a colour photo whose colours the result should follow (its colour distribution: a "
+                        "global hint for every input)")
     p.set_defaults(func=cmd_colorize)
 
 
 def cmd_colorize(args) -> int:
     from pix2gan.colorizer import Colorizer, TemporalSmoother, check_strength
+    from pix2gan.data.images import IMAGE_SUFFIXES, list_images, read_image
+    from pix2gan.data.video import VIDEO_SUFFIXES, probe
+    from pix2gan.hints import HintFiles, Hints, read_hints
 
     _check_size(args.size)
     if args.strength is not None:
@@ -274,19 +291,44 @@ def cmd_colorize(args) -> int:
     if not 0 <= args.crf <= 51:
         raise Pix2GanError(f"--crf must be in 0..51, got {args.crf}")
 
+    files = HintFiles(args.input, args.hints) if args.hints is not None and args.input.exists() else None
+    reference = read_image(args.reference) if args.reference is not None else None
+    reference_hint = None  # the reference's vector, measured once at the model's scale
+
     def load():
+        nonlocal reference_hint
         if args.checkpoint is not None:
-            return Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
-                                             strength=args.strength, backend=args.backend)
-        if not args.quiet:
-            print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for your own",
-                  file=sys.stderr)
-        return Colorizer.default(args.device, args.size, args.strength, args.backend)
+            model = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
+                                              strength=args.strength, backend=args.backend)
+        else:
+            if not args.quiet:
+                print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for "
+                      "your own", file=sys.stderr)
+            model = Colorizer.default(args.device, args.size, args.strength, args.backend)
+        if (args.hints is not None or reference is not None) and not model.takes_hints:
+            raise Pix2GanError(f"{args.checkpoint or 'the bundled colorizer'}: trained without hint inputs "
+                               f"(pix2gan train --hints), so --hints and --reference cannot steer it")
+        if reference is not None:
+            reference_hint = model.hints(*reference.size, reference=reference).reference
+        return model
+
+    def hints_for(model, src, size) -> Hints | None:
+        path = files.path_for(src) if files else None
+        if path is None and reference_hint is None:
+            return None
+        return Hints(tuple(read_hints(path, *size)) if path else (), reference_hint)
 
     def video(model, src, tmp, seed):
-        model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet, seed=seed)
+        model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet, seed=seed,
+                             hints=hints_for(model, src, (probe(src).width, probe(src).height)))
 
-    return _process_images(args, load, "colorized", video, args.samples)
+    steered = files is not None or reference is not None
+    code = _process_images(args, load, "colorized", video, args.samples, hints_for if steered else None)
+    orphans = files.orphans(list_images(args.input, IMAGE_SUFFIXES | VIDEO_SUFFIXES)) if files else []
+    if orphans and os.environ.get("RANK", "0") == "0":
+        for path in orphans:
+            print(f"error: {path}: a hints file with no image of that name in {args.input}", file=sys.stderr)
+    return 1 if orphans else code
 
 
 def _add_translate(sub) -> None:

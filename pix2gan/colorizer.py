@@ -13,6 +13,7 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
+from pix2gan.hints import Hints, Point, hint_map, parse_hints, reference_vector
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
@@ -77,73 +78,120 @@ class Colorizer:
         """Length of the model's latent code (0: one colouring per input)."""
         return getattr(self.G, "latent_dim", 0)
 
-    def _ab(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
-            seed: int) -> torch.Tensor:
-        """The predicted ab ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``: predicted at the
-        model's size, scaled by the strength, smoothed over a video's frames, upsampled."""
-        h, w = light.shape[-2:]
-        # short side at the model's size; the long side at most 16 × that, so memory stays bounded for any aspect
-        # ratio (a 3×70000 strip is predicted at 1×1536 and its colour upsampled)
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model was trained with hint inputs (``pix2gan train --hints``)."""
+        return self.task.hints
+
+    def working_size(self, h: int, w: int) -> tuple[int, int]:
+        """The (h, w) colour is predicted at for an ``h`` × ``w`` image: short side at the model's size; the long
+        side at most 16 × that, so memory stays bounded for any aspect ratio (a 3×70000 strip is predicted at
+        1×1536 and its colour upsampled)."""
         scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
-        small = (max(1, round(h * scale)), max(1, round(w * scale)))
+        return max(1, round(h * scale)), max(1, round(w * scale))
+
+    def _ab(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
+            seed: int, hints: Hints | None = None) -> torch.Tensor:
+        """The predicted ab ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``: predicted at the
+        model's size (with a hint model's ``hints``), scaled by the strength, smoothed over a video's frames,
+        upsampled."""
+        h, w = light.shape[-2:]
+        small = self.working_size(h, w)
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+        extra = {}
+        if self.takes_hints:
+            hints = hints or Hints()
+            cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
+            if hints.reference is not None:
+                extra["reference"] = hints.reference.to(self.device)
         code = answer_codes(self.G, z, seed)
-        ab = (self.G(cond) if code is None else self.G(cond, code.to(self.device))) * self.strength
+        ab = (self.G(cond, **extra) if code is None else self.G(cond, code.to(self.device), **extra)) * self.strength
         if smoother is not None:
             ab = smoother(cond, ab)
         return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
 
+    def hints(self, width: int, height: int, points=None, reference: Image.Image | None = None) -> Hints | None:
+        """Hints for a ``width`` × ``height`` image: ``points`` (a hints document ``{"points": [...]}``, a list of
+        its point objects, or :class:`~pix2gan.hints.Point` s) and a ``reference`` photo; None when neither is given.
+        A one-line error when the model was trained without hint inputs or a point is invalid."""
+        if points is None and reference is None:
+            return None
+        if not self.takes_hints:
+            raise Pix2GanError("this model was trained without hint inputs (pix2gan train --hints): it cannot take "
+                               "--hints or --reference")
+        if isinstance(points, dict):
+            points = parse_hints(points, width, height)
+        elif points and not isinstance(points[0], Point):
+            points = parse_hints({"points": list(points)}, width, height)
+        ref = None
+        if reference is not None:
+            ref = reference_vector(torch.from_numpy(to_rgb_float(reference)).permute(2, 0, 1)[None], self.size)
+        return Hints(tuple(points or ()), ref)
+
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
-                     z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
+                     z: torch.Tensor | None = None, seed: int = 0, hints: Hints | None = None) -> np.ndarray:
         """``(H, W, 3)`` float sRGB in [0, 1] (gray images have R = G = B) → ``(H, W, 3)`` uint8 colourised sRGB.
         ``smoother``: the video's running colour (see :class:`TemporalSmoother`); a latent model's colouring is
-        the code ``z`` ``(Z,)`` when given, else colouring ``seed``. The reference path (``backend="torch"``)."""
+        the code ``z`` ``(Z,)`` when given, else colouring ``seed``; a hint model's ``hints`` (:meth:`hints`). The
+        reference path (``backend="torch"``)."""
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].to(self.device)
-        light = self.task.cond(x)
-        return self.task.to_pixels(light, self._ab(light, smoother, z, seed))[0].permute(1, 2, 0).cpu().numpy()
+        light = self.task.cond(x)[:, :1]
+        ab = self._ab(light, smoother, z, seed, hints)
+        return self.task.to_pixels(light, ab)[0].permute(1, 2, 0).cpu().numpy()
 
     @torch.inference_mode()
     def colorize_u8(self, pixels: np.ndarray, smoother: TemporalSmoother | None = None,
-                    z: torch.Tensor | None = None, seed: int = 0) -> np.ndarray:
+                    z: torch.Tensor | None = None, seed: int = 0, hints: Hints | None = None) -> np.ndarray:
         """:meth:`colorize_rgb` for 8-bit pixels, gray ``(H, W)`` or sRGB ``(H, W, 3)`` uint8, through the
         table-driven conversions (:func:`~pix2gan.tasks.colorize.lightness_u8`, ``lab_to_srgb_u8``): the same
         colours (an output level may differ by one) at a fraction of the full-resolution cost."""
         x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)  # (copied if read-only)
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
         light = lightness_u8(x)
-        return lab_to_srgb_u8(light, self._ab(light, smoother, z, seed)).cpu().numpy()
+        return lab_to_srgb_u8(light, self._ab(light, smoother, z, seed, hints)).cpu().numpy()
 
-    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
-        """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``."""
+    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0, hints=None,
+                 reference: Image.Image | None = None) -> Image.Image:
+        """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``. A hint model
+        (``pix2gan train --hints``) takes colour points ``hints`` (see :meth:`hints`; or a prepared
+        :class:`~pix2gan.hints.Hints`) and a ``reference`` photo whose colours it should follow."""
+        if not isinstance(hints, Hints):
+            hints = self.hints(*img.size, hints, reference)
         pixels = pixels_u8(img) if self.backend == "fast" else None
         if pixels is None:  # the reference path, and 16-bit or float images on any backend
-            out = self.colorize_rgb(to_rgb_float(img), z=z, seed=seed)
+            out = self.colorize_rgb(to_rgb_float(img), z=z, seed=seed, hints=hints)
         else:
-            out = self.colorize_u8(pixels, z=z, seed=seed)
+            out = self.colorize_u8(pixels, z=z, seed=seed, hints=hints)
         out = Image.fromarray(out, "RGB")
         alpha = alpha_channel(img)
         if alpha is not None:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
-    def samples(self, img: Image.Image, n: int, seed: int = 0) -> list[Image.Image]:
+    def samples(self, img: Image.Image, n: int, seed: int = 0, hints=None,
+                reference: Image.Image | None = None) -> list[Image.Image]:
         """Colourings ``seed``, ``seed + 1``, ... ``seed + n − 1`` of ``img`` (a one-answer model: ``n`` times the
-        same)."""
-        return [self(img, seed=seed + i) for i in range(n)]
+        same), with the same ``hints`` and ``reference``."""
+        if not isinstance(hints, Hints):
+            hints = self.hints(*img.size, hints, reference)
+        return [self(img, seed=seed + i, hints=hints) for i in range(n)]
 
     def colorize_video(self, src: Path, dst: Path, smoothing: float = SMOOTHING, crf: int = 18,
-                       progress: bool = True, z: torch.Tensor | None = None, seed: int = 0) -> int:
+                       progress: bool = True, z: torch.Tensor | None = None, seed: int = 0,
+                       hints: Hints | None = None) -> int:
         """Colorize every frame of the video ``src`` into ``dst`` (same frame count, size and rate; audio copied;
         frames streamed one at a time). ``smoothing``: :class:`TemporalSmoother`'s amount (0: each frame on its
-        own); a latent model colours every frame with the same code (``z``, or colouring ``seed``). Not atomic:
+        own); a latent model colours every frame with the same code (``z``, or colouring ``seed``); a hint model
+        takes the same ``hints`` (:meth:`hints`, for the frame size) on every frame. Not atomic:
         give a temporary name. Returns the frame count."""
         smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
         code = answer_codes(self.G, z, seed)  # drawn once: every frame the same colouring
         if self.backend == "fast":
-            frame = lambda rgb: self.colorize_u8(rgb, smoother, code)  # noqa: E731
+            frame = lambda rgb: self.colorize_u8(rgb, smoother, code, hints=hints)  # noqa: E731
         else:
-            frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code)  # noqa: E731
+            frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code,  # noqa: E731
+                                                  hints=hints)
         return transcode(Path(src), Path(dst), frame, crf=crf, progress=progress, desc=Path(src).name)
 
 

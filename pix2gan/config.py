@@ -53,6 +53,9 @@ class TrainConfig:
     layout: str = option("auto", "nextframe .npy layout: TNHW (Moving MNIST) or NTHW", choices=("auto", "TNHW", "NTHW"))
     frame_step: int = option(1, "nextframe: learn from every N-th frame, e.g. 2 for a 60 fps video to predict 30 fps "
                              "motion", low=1)
+    hints: bool = option(False, "colorize: colour hints as inputs (iColor): G takes L with a hint map (the ab and a "
+                         "mask of a few points) and a reference photo's colour distribution, simulated from the photo "
+                         "in training; colorize --hints/--reference then steer it, and with none it colorizes alone")
     direction: str = option("AtoB", "paired: which side is the input", choices=("AtoB", "BtoA"))
     a_channels: int = option(3, "paired: channels of side A", choices=(1, 3))
     b_channels: int = option(3, "paired: channels of side B", choices=(1, 3))
@@ -209,6 +212,7 @@ def _check_combinations(cfg: TrainConfig) -> None:
          "--pretrain-g-steps trains G on the explicit terms alone, and --recon is none"),
         (cfg.val_every and cfg.holdout <= 0 and not cfg.val_data,
          "--val-every needs held-out data: add --holdout (e.g. 0.1) or --val-data FOLDER"),
+        (cfg.hints and cfg.task != "colorize", f"--hints is for --task colorize, not {cfg.task}"),
         (cfg.g_adv_form == "alpha" and cfg.gan_loss is not None and not GAN_LOSSES[cfg.gan_loss].logistic,
          f"--g-adv-form alpha needs a logistic loss (minimax, nonsaturating), not {cfg.gan_loss!r}"),
     ]

@@ -18,6 +18,7 @@ from pix2gan.checkpoint import save_safetensors
 from pix2gan.files import atomic_write_bytes
 from pix2gan.config import TrainConfig
 from pix2gan.errors import Pix2GanError
+from pix2gan.hints import AB_BINS, REFERENCE_DIM
 from pix2gan.tasks import make_task
 
 #: Sizes (H, W) the exported model is checked at: odd, and not multiples of any level's stride.
@@ -32,7 +33,23 @@ def contract(cfg: TrainConfig) -> dict[str, str]:
     if cfg.latent_dim:
         terms.update(latent="z", latent_meaning=f"(B, {cfg.latent_dim}) float32: the latent code, one draw from "
                                                 f"N(0, I) per answer (zeros: the prior's mean)")
+    if getattr(cfg, "hints", False):
+        terms.update(reference="reference", reference_meaning=(
+            f"(B, {REFERENCE_DIM}) float32: a reference photo's colours (all zeros: none): its a*, b* histogram "
+            f"over {AB_BINS}x{AB_BINS} bins of width 20 from -110 (row-major, a* first; sums to 1), its mean "
+            f"chroma sqrt(a*^2 + b*^2)/110, and 1"))
     return terms
+
+
+class _Inputs(torch.nn.Module):
+    """``G`` with its extra inputs by position: ``forward(x, *extra)`` is ``G(x, **dict(zip(names, extra)))``."""
+
+    def __init__(self, G: torch.nn.Module, names: list[str]):
+        super().__init__()
+        self.G, self.names = G, names
+
+    def forward(self, x, *extra):
+        return self.G(x, **dict(zip(self.names, extra)))
 
 
 def export_safetensors(G: torch.nn.Module, cfg: TrainConfig, out: Path, defaults: dict | None = None) -> None:
@@ -65,13 +82,16 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     example = torch.zeros(1, task.cond_channels, *PARITY_SIZES[0])
     batch_dim = torch.export.Dim("batch", min=1, max=4096)
     dims = {0: batch_dim, 2: torch.export.Dim("height", min=1, max=65536), 3: torch.export.Dim("width", min=1, max=65536)}
-    args, shapes, names = (example,), {"x": dims}, [terms["input"]]
-    if cfg.latent_dim:  # the code is an input: every answer from one file
-        args, shapes, names = (example, torch.zeros(1, cfg.latent_dim)), {"x": dims, "z": {0: batch_dim}}, [*names, "z"]
+    # a latent model's code is an input (every answer from one file), and so is a hint model's reference
+    extra = {name: dim for name, dim in (("z", cfg.latent_dim), ("reference", REFERENCE_DIM if cfg.hints else 0))
+             if dim}
+    module = _Inputs(G, list(extra))
+    args = (example, *(torch.zeros(1, dim) for dim in extra.values()))
+    shapes = (dims, tuple({0: batch_dim} for _ in extra)) if extra else (dims,)  # (x, the tuple *extra)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
-        torch.onnx.export(G, args, path, dynamo=True, dynamic_shapes=shapes, verbose=False,
-                          input_names=names, output_names=[terms["output"]])
+        torch.onnx.export(module, args, path, dynamo=True, dynamic_shapes=shapes, verbose=False,
+                          input_names=[terms["input"], *extra], output_names=[terms["output"]])
         model = onnx.load(str(path))
     meta = {"pix2gan_task": cfg.task, "pix2gan_config": json.dumps(dataclasses.asdict(cfg)), **terms}
     if defaults and "strength" in defaults:
@@ -87,10 +107,10 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     for batch, (h, w) in enumerate(PARITY_SIZES, 1):
         x = torch.rand(batch, task.cond_channels, h, w, generator=gen) * 2 - 1
         inputs = {terms["input"]: x}
-        if cfg.latent_dim:
-            inputs["z"] = torch.randn(batch, cfg.latent_dim, generator=gen)
+        for name, dim in extra.items():
+            inputs[name] = torch.randn(batch, dim, generator=gen) if name == "z" else torch.rand(batch, dim, generator=gen)
         with torch.inference_mode():
-            ref = G(*inputs.values()).numpy()
+            ref = module(*inputs.values()).numpy()
         got = session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
         diff = float(np.abs(got - ref).max())
         log(f"parity at {batch}×{task.cond_channels}×{h}×{w}: max |onnxruntime − PyTorch| = {diff:.2e}")

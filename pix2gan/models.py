@@ -13,6 +13,7 @@ import torch
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.config import TrainConfig
 from pix2gan.errors import Pix2GanError
+from pix2gan.hints import REFERENCE_DIM
 from pix2gan.nets import CodeDiscriminator, Encoder, PatchDiscriminator, UNet
 from pix2gan.tasks import make_task
 
@@ -41,7 +42,7 @@ def check_backend(backend: str) -> str:
 def build_generator(cfg: TrainConfig) -> UNet:
     task = make_task(cfg)
     return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout,
-                cfg.latent_dim, cfg.latent_inject)
+                cfg.latent_dim, cfg.latent_inject, REFERENCE_DIM if cfg.hints else 0)
 
 
 def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
@@ -49,7 +50,7 @@ def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:
     if cfg.gan_loss is None:
         return None
     task = make_task(cfg)
-    in_channels = task.out_channels + (task.cond_channels if cfg.disc == "conditional" else 0)
+    in_channels = task.out_channels + (task.judged_channels if cfg.disc == "conditional" else 0)
     return PatchDiscriminator(in_channels, cfg.ndf, cfg.d_layers, cfg.d_norm, cfg.spectral_norm)
 
 
@@ -60,7 +61,7 @@ def build_encoder(cfg: TrainConfig) -> Encoder | None:
         return None
     task = make_task(cfg)
     out_dim = cfg.latent_dim * (2 if cfg.code_loss == "kl" else 1)
-    return Encoder(task.cond_channels + task.out_channels, out_dim, cfg.ndf, levels=min(4, cfg.depth))
+    return Encoder(task.judged_channels + task.out_channels, out_dim, cfg.ndf, levels=min(4, cfg.depth))
 
 
 def build_code_discriminator(cfg: TrainConfig) -> CodeDiscriminator | None:

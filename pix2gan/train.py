@@ -29,6 +29,7 @@ from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
 from pix2gan.evaluate import evaluate, sample_grid
 from pix2gan.files import replacing
+from pix2gan.hints import simulate_hints
 from pix2gan.metrics import goodness
 from pix2gan.models import (build_code_discriminator, build_discriminator, build_encoder, build_generator,
                             pick_device)
@@ -274,9 +275,10 @@ class Trainer:
         measure = (self.step + 1) % cfg.log_every == 0 or self.step + 1 == cfg.steps
         out: dict[str, float] = {}
         for k in range(phase.batches):
-            cond, real = self.batch()
+            cond, real, reference = self.batch(k)
             with self.timer("G forward"), torch.set_grad_enabled(phase.train_g and k == phase.batches - 1):
-                fake, codes = self.generate(cond, real, k)  # the last fake feeds the G phase
+                fake, codes = self.generate(cond, real, k, reference)  # the last fake feeds the G phase
+            cond = cond[:, :self.task.judged_channels]  # what D and E see of it (not a hint model's hints)
             if phase.d_updates:  # a latent model's D sees its reconstructions and its samples
                 fakes = fake if codes is None else torch.cat([fake, codes.sampled])
                 out = d_phase(nets, self.loss, cond, real, fakes.detach(), self.penalty_eps(k),
@@ -321,8 +323,10 @@ class Trainer:
                                 StepBatches(self.step, self.cfg.steps, per_step, range(r * b, (r + 1) * b)),
                                 workers, pin_memory=self.device.type == "cuda"))
 
-    def batch(self) -> tuple[Tensor, Tensor]:
-        """The next batch of the current step as ``(cond, real)`` on the device."""
+    def batch(self, k: int = 0) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The next batch (batch ``k`` of the current step) as ``(cond, real, reference)`` on the device; a hint
+        model's ``cond`` holds hints simulated from ``real``, each sample's from its own stream, and ``reference``
+        the reference vectors (None without hints)."""
         with self.timer("data"):  # waiting for the loader
             if self._batches is None:
                 self._batches = self.open_batches()
@@ -330,7 +334,14 @@ class Trainer:
             for line in self.health.record(events):  # every rank reads its own files, so every rank reports
                 tqdm.write(f"[rank {self.dist.rank}] {line}" if self.dist.enabled else line, file=sys.stderr)
         with self.timer("to tensors"):  # the task's conversion, on the device (colorize: sRGB → Lab)
-            return self.task.to_tensors(raw, self.device)
+            cond, real = self.task.to_tensors(raw, self.device)
+        if not self.cfg.hints:
+            return cond, real, None
+        with self.timer("hints"):
+            b, r = self.cfg.batch_size, self.dist.rank
+            gens = [seeded_generator(self.cfg.seed, self.step, k, Stream.HINTS, slot) for slot in range(r * b, (r + 1) * b)]
+            maps, reference = simulate_hints(real, gens)
+            return self.task.with_hints(cond[:, :1], maps), real, reference
 
     def draws(self, k: int, stream: Stream, shape: tuple[int, ...], normal: bool = False) -> Tensor:
         """This rank's part of the ``(B·world, *shape)`` draws of batch ``k`` from ``stream``, uniform in [0, 1) or
@@ -344,19 +355,23 @@ class Trainer:
         """The gradient penalty's ε for batch ``k``, one per sample ``(B, 1, 1, 1)``; None without a penalty."""
         return self.draws(k, stream, ()).view(-1, 1, 1, 1) if self.loss.gp_weight > 0 else None
 
-    def generate(self, cond: Tensor, real: Tensor, k: int) -> tuple[Tensor, Codes | None]:
-        """G's output for batch ``k``: ``G(cond)``; for a latent model the reconstruction G(cond, E's code of
-        ``real``) and the codes, with the sample G(cond, z ~ N(0, I)) in ``codes.sampled``."""
+    def generate(self, cond: Tensor, real: Tensor, k: int,
+                 reference: Tensor | None = None) -> tuple[Tensor, Codes | None]:
+        """G's output for batch ``k``: ``G(cond)`` (a hint model's with its ``reference``); for a latent model the
+        reconstruction G(cond, E's code of ``real``) and the codes, with the sample G(cond, z ~ N(0, I)) in
+        ``codes.sampled``."""
+        hinted = {"reference": reference} if reference is not None else {}
         if self.nets.E is None:
             with self.loss.autocast():
-                return self.G(cond), None
+                return self.G(cond, **hinted), None
         z_dim = (self.cfg.latent_dim,)
         with self.timer("E forward"):
-            z, mu, logvar = encode(self.nets.E, self.loss, cond, real, self.draws(k, Stream.KL_NOISE, z_dim, True))
+            z, mu, logvar = encode(self.nets.E, self.loss, cond[:, :self.task.judged_channels], real,
+                                   self.draws(k, Stream.KL_NOISE, z_dim, True))
         codes = Codes(z, mu, logvar, self.draws(k, Stream.PRIOR, z_dim, normal=True))
         with self.loss.autocast():
-            fake = self.G(cond, z)
-            codes.sampled = self.G(cond, codes.prior)
+            fake = self.G(cond, z, **hinted)
+            codes.sampled = self.G(cond, codes.prior, **hinted)
         return fake, codes
 
     def _check_finite(self, values: dict[str, float]) -> None:

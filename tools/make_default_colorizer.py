@@ -50,7 +50,7 @@ CARD = ROOT / "docs" / "default_colorizer.md"
 def recipe(args, data: Path, val: Path) -> tuple[TrainConfig, TrainConfig]:
     """The shipped model's configuration and its L2 twin's (same data, seed, nets, steps and schedule)."""
     gan = TrainConfig(
-        data=str(data), size=args.size, load_scale=1.25, batch_size=args.batch, ngf=32, ndf=32, depth=6,
+        data=str(data), size=args.size, load_scale=1.25, batch_size=args.batch, ngf=32, ndf=32, depth=6, hints=True,
         steps=args.steps, seed=args.seed, device=args.device,
         recon_weight=100.0, adv_weight=1.0,
         pretrain_g_steps=args.steps // 6, pretrain_d_steps=args.steps // 30,  # NoGAN warm-up
@@ -74,6 +74,7 @@ def main() -> int:
     p.add_argument("--previous", type=Path, help="the bundled model this one replaces, for the card's table")
     p.add_argument("--evaluate-only", action="store_true", help="measure the runs already trained in --out")
     p.add_argument("--no-install", action="store_true", help="train and measure, but write neither weights nor card")
+    p.add_argument("--no-twin", action="store_true", help="leave the L2 twin out (not trained, not in the card)")
     args = p.parse_args()
 
     held_sources = set(args.holdout_sources.split(","))
@@ -98,7 +99,7 @@ def main() -> int:
     timing = args.out / "minutes.json"
     minutes = json.loads(timing.read_text()) if timing.exists() else {}
     runs = {}
-    for label, cfg in (("l1+nonsaturating", gan), ("l2", l2)):
+    for label, cfg in (("l1+nonsaturating", gan), ("l2", l2))[:1 if args.no_twin else 2]:
         t0 = time.perf_counter()
         runs[label] = train_variants(cfg, [parse_variant(label)], args.out / "compare",
                                      progress=not args.evaluate_only)[label]
@@ -209,7 +210,8 @@ def measure_and_choose(runs: dict[str, Path], heldout: list, previous: Path | No
     if previous is not None:
         prev = Colorizer.from_checkpoint(previous, "cpu")
         table["previous bundled model"] = photo_metrics(prev, heldout)
-    table["L2 twin"] = photo_metrics(Colorizer.from_checkpoint(runs["l2"] / "best.pt", "cpu"), heldout)
+    if "l2" in runs:
+        table["L2 twin"] = photo_metrics(Colorizer.from_checkpoint(runs["l2"] / "best.pt", "cpu"), heldout)
     if strength != 1.0:
         table["new, strength 1"] = dict(frontier)[1.0]
     table[f"**new default (strength {strength:g}, size {new.size})**"] = dict(frontier)[strength]

@@ -201,6 +201,7 @@ class Stream(IntEnum):
     PRIOR = 2         # a latent model's prior codes for the sampling path
     KL_NOISE = 3      # the kl code loss's reparametrisation noise
     CODE_PENALTY = 4  # the code discriminator's gradient penalty ε
+    HINTS = 5         # a hint model's simulated hints (with its slot, one stream per sample)
 
 
 def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:

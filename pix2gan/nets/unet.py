@@ -81,7 +81,8 @@ class UNetBlock(nn.Module):
     """
 
     def __init__(self, outer: int, inner: int, sub: nn.Module | None, *, in_channels: int | None = None,
-                 outermost: bool = False, norm: str = "batch", dropout: float = 0.0, latent: int = 0):
+                 outermost: bool = False, norm: str = "batch", dropout: float = 0.0, latent: int = 0,
+                 code_start: int = 0):
         super().__init__()
         in_channels = outer if in_channels is None else in_channels
         bias = norm != "batch"  # a bias right before batch norm is wasted
@@ -101,7 +102,8 @@ class UNetBlock(nn.Module):
                 layers.append(nn.Dropout(dropout))
         self.outermost = outermost
         self.min_side = 2 if sub is None else 4
-        self.latent = latent  # code channels tiled onto this level's input (0: none)
+        self.latent = latent  # code channels tiled onto this level's input (0: none) ...
+        self.code_start = code_start  # ... taken from the code vector from here on
         self.down_index = 0 if outermost else 1  # where the down convolution sits in self.model
         self.model = nn.Sequential(*layers)
 
@@ -122,15 +124,17 @@ class UNetBlock(nn.Module):
         return y[..., :h, :w] if padded else y
 
     def _forward_with_code(self, x: Tensor, z: Tensor) -> Tensor:
-        """The layers of ``self.model`` in order, the code ``z`` ``(B, Z)`` tiled over H×W and concatenated to the
-        down convolution's input where this level takes it, and handed to the inner block."""
+        """The layers of ``self.model`` in order, this level's part of the code ``z`` ``(B, Z)`` tiled over H×W and
+        concatenated to the down convolution's input where this level takes it, and the whole code handed to the
+        inner block."""
         y = x
         for layer in self.model:
             if isinstance(layer, UNetBlock):
                 y = layer(y, z)
                 continue
             if self.latent and layer is self.model[self.down_index]:
-                y = torch.cat([y, z[:, :, None, None].to(y.dtype).expand(-1, -1, *y.shape[-2:])], 1)
+                part = z[:, self.code_start:self.code_start + self.latent, None, None]
+                y = torch.cat([y, part.to(y.dtype).expand(-1, -1, *y.shape[-2:])], 1)
             y = layer(y)
         return y
 
@@ -149,6 +153,8 @@ class UNet(nn.Module):
         latent_dim: length Z of a latent code ``z`` (0: none, pix2pix's G). The code is tiled over H×W and
             concatenated to the input of the outermost level (``inject="input"``) or of every level (``"all"``),
             as BicycleGAN's ``G_Unet_add_to_input`` / ``G_Unet_add_all``.
+        reference_dim: length of a colour-hint model's reference vector (:mod:`pix2gan.hints`; 0: none), tiled and
+            concatenated to the innermost level's input, where every output pixel sees it (iColor's global hint).
 
     Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
     Odd sides are padded by one pixel at the level where they occur (see :class:`UNetBlock`), not the whole image
@@ -156,30 +162,39 @@ class UNet(nn.Module):
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
-                 norm: str = "batch", dropout: float = 0.5, latent_dim: int = 0, inject: str = "input"):
+                 norm: str = "batch", dropout: float = 0.5, latent_dim: int = 0, inject: str = "input",
+                 reference_dim: int = 0):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
         if inject not in INJECT:
             raise ValueError(f"inject must be one of {', '.join(INJECT)}, got {inject!r}")
         norm_layer(norm, 1)  # validate the name early
-        self.depth, self.latent_dim = depth, latent_dim
+        self.depth, self.latent_dim, self.reference_dim = depth, latent_dim, reference_dim
         inner_z = latent_dim if inject == "all" else 0
         width = [ngf * min(2 ** i, 8) for i in range(depth)]
-        block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm, latent=inner_z)
+        # the code vector is (z, reference): the innermost level takes its part of z and the reference
+        block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm, latent=inner_z + reference_dim,
+                          code_start=latent_dim - inner_z)
         for i in range(depth - 2, 0, -1):  # level i maps width[i-1] channels to width[i] and back
             with_dropout = dropout if depth - 1 - i <= 3 and width[i - 1] == width[i] else 0.0
             block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout, latent=inner_z)
         self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm,
                                latent=latent_dim)
 
-    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, z: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
         """``x`` ``(B, in_channels, H, W)``, ``z`` ``(B, latent_dim)`` (a model with a latent code; None: the prior's
-        mean, zeros) → ``(B, out_channels, H, W)``."""
-        if self.latent_dim == 0:
+        mean, zeros), ``reference`` ``(B, reference_dim)`` (a hint model; None: no reference, zeros) →
+        ``(B, out_channels, H, W)``."""
+        if self.latent_dim == 0 and self.reference_dim == 0:
             return self.model(x)
-        if z is None:
-            z = x.new_zeros(x.shape[0], self.latent_dim)
-        if not torch.compiler.is_exporting() and z.shape != (x.shape[0], self.latent_dim):
-            raise ValueError(f"z must be ({x.shape[0]}, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.model(x, z)
+        parts = []
+        for name, v, dim in (("z", z, self.latent_dim), ("reference", reference, self.reference_dim)):
+            if dim == 0:
+                continue
+            if v is None:
+                v = x.new_zeros(x.shape[0], dim)
+            if not torch.compiler.is_exporting() and v.shape != (x.shape[0], dim):
+                raise ValueError(f"{name} must be ({x.shape[0]}, {dim}), got {tuple(v.shape)}")
+            parts.append(v)
+        return self.model(x, parts[0] if len(parts) == 1 else torch.cat(parts, 1))

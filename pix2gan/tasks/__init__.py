@@ -2,7 +2,8 @@
 
 One small interface, used by training and inference alike (the loop never asks which task it runs):
 
-- ``cond_channels``, ``out_channels``: known from the config alone;
+- ``cond_channels``, ``out_channels``: known from the config alone; ``judged_channels``: the leading channels of
+  the condition D and E see (colorize with hints: L alone, not the hints);
 - ``to_tensors(batch, device)``: a drawn uint8 sample batch → ``(cond, real)`` in the networks' ranges;
 - ``cond(pixels)``: the input part alone (inference), uint8 or float in [0, 1];
 - ``to_rgb(cond, out)``, ``cond_to_rgb(cond)``: pictures ``(B, 3, H, W)`` in [0, 1] (metrics, grids);

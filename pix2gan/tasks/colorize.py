@@ -8,6 +8,7 @@ import kornia.color
 import torch
 from torch import Tensor
 
+from pix2gan.hints import HINT_CHANNELS
 from pix2gan.tasks.pixels import unit
 
 L_SCALE, AB_SCALE = 50.0, 110.0
@@ -82,19 +83,25 @@ _XYZ_TO_RGB_D65 = torch.tensor([[3.2404813432005266, -1.5371515162713185, -0.498
 
 class ColorizeTask:
     """Colour photos → (cond = L, real = ab). The generator predicts ab; pixels are Lab(L, ab) → sRGB.
-    ``load_size``: photos are scaled to this short side before the training crops are cut."""
+    ``load_size``: photos are scaled to this short side before the training crops are cut.
 
-    cond_channels = 1
+    ``hints``: the condition is ``(L, hint ab, hint mask)`` (:mod:`pix2gan.hints`); :meth:`to_tensors` gives it
+    without hints (zeros), training adds simulated ones. D and E see L alone (``judged_channels``): realism is a
+    property of the photo, not of the request, and the hints are honoured through the explicit term, whose target
+    is the hint's own colour at every hinted pixel."""
+
     out_channels = 2
+    judged_channels = 1
     command = "colorize"  # the inference command of a model of this task
     spread_in_ab = True  # several answers differ in colour alone: their spread is measured in CIE ab
 
-    def __init__(self, load_size: int = 80):
-        self.load_size = load_size
+    def __init__(self, load_size: int = 80, hints: bool = False):
+        self.load_size, self.hints = load_size, hints
+        self.cond_channels = 1 + (HINT_CHANNELS if hints else 0)
 
     @classmethod
     def from_config(cls, cfg) -> ColorizeTask:
-        return cls(cfg.load_size)
+        return cls(cfg.load_size, getattr(cfg, "hints", False))
 
     def open_source(self, spec: str):
         """The colour photos of ``spec`` (a folder or ``builtin:NAME``), listed, not decoded."""
@@ -110,19 +117,35 @@ class ColorizeTask:
                 "output_meaning": "(B, 2, H, W) float32: the predicted a*, b* divided by 110; the colour image is "
                                   "Lab(L, 110 * ab) converted to sRGB",
                 "training_scale": f"photos were scaled to short side {self.load_size} for training; predicting "
-                                  f"there and upsampling ab to the full image works best"}
+                                  f"there and upsampling ab to the full image works best"} | (
+            {"input": "L_hints",
+             "input_meaning": "(B, 4, H, W) float32: CIE Lab lightness of the sRGB image (D65) as L/50 - 1, in "
+                              "[-1, 1]; then the colour hints at the same size: a*/110 and b*/110 of each hinted "
+                              "pixel (0 elsewhere) and a mask (1 where a hint is, 0 elsewhere); all three zero: no "
+                              "hints; any H, W >= 1"} if self.hints else {})
 
     def to_tensors(self, batch: Tensor, device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-        """uint8 ``(B, 3, H, W)`` sRGB → ``cond (B, 1, H, W)`` in [-1, 1], ``real (B, 2, H, W)`` in about [-1, 1]."""
-        return rgb_to_lab_tensors(unit(batch.to(device, non_blocking=True)))
+        """uint8 ``(B, 3, H, W)`` sRGB → ``cond (B, 1, H, W)`` in [-1, 1] (with hints: ``(B, 4, H, W)``, no hint
+        given), ``real (B, 2, H, W)`` in about [-1, 1]."""
+        light, ab = rgb_to_lab_tensors(unit(batch.to(device, non_blocking=True)))
+        return self.with_hints(light), ab
+
+    def with_hints(self, light: Tensor, hints: Tensor | None = None) -> Tensor:
+        """The condition of L ``(B, 1, H, W)`` and hint maps ``(B, 3, H, W)`` (None: no hint) for this task's
+        generator: L alone for a model without hint inputs."""
+        if not self.hints:
+            return light
+        return torch.cat([light, hints if hints is not None else light.new_zeros(light.shape[0], HINT_CHANNELS,
+                                                                                   *light.shape[-2:])], 1)
 
     def cond(self, pixels: Tensor) -> Tensor:
-        """sRGB ``(B, 3, H, W)`` (uint8, or float in [0, 1]; gray images have R = G = B) → L ``(B, 1, H, W)``."""
-        return rgb_to_lab_tensors(unit(pixels))[0]
+        """sRGB ``(B, 3, H, W)`` (uint8, or float in [0, 1]; gray images have R = G = B) → the condition (L, and
+        no hints for a hint model)."""
+        return self.with_hints(rgb_to_lab_tensors(unit(pixels))[0])
 
     def to_rgb(self, cond: Tensor, out: Tensor) -> Tensor:
-        """``cond`` (L) and a generator output or target (ab) → sRGB ``(B, 3, H, W)`` in [0, 1]."""
-        return lab_tensors_to_rgb(cond, out)
+        """``cond`` (L first) and a generator output or target (ab) → sRGB ``(B, 3, H, W)`` in [0, 1]."""
+        return lab_tensors_to_rgb(cond[:, :1], out)
 
     def to_pixels(self, cond: Tensor, out: Tensor) -> Tensor:
         """sRGB uint8 ``(B, 3, H, W)``."""
@@ -130,4 +153,4 @@ class ColorizeTask:
 
     def cond_to_rgb(self, cond: Tensor) -> Tensor:
         """The condition as a picture: the gray image ``(B, 3, H, W)`` in [0, 1]."""
-        return lab_tensors_to_rgb(cond, torch.zeros_like(cond).expand(-1, 2, -1, -1))
+        return lab_tensors_to_rgb(cond[:, :1], torch.zeros_like(cond[:, :1]).expand(-1, 2, -1, -1))

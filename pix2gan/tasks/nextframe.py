@@ -17,7 +17,7 @@ class NextFrameTask:
 
     def __init__(self, context: int = 4, channels: int = 1, layout: str = "auto", frame_step: int = 1):
         self.context, self.channels, self.layout, self.frame_step = context, channels, layout, frame_step
-        self.cond_channels = context * channels
+        self.cond_channels = self.judged_channels = context * channels
         self.out_channels = channels
 
     @classmethod

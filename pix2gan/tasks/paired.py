@@ -18,6 +18,7 @@ class PairedTask:
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, direction: str = "AtoB", load_size: int = 80):
         self.cond_channels, self.out_channels, self.direction = in_channels, out_channels, direction
+        self.judged_channels = in_channels  # what D and E see of the condition: all of it
         self.load_size = load_size
 
     @classmethod

@@ -1,0 +1,220 @@
+"""Colour hints (iColor: Zhang et al. 2017, "Real-Time User-Guided Image Colorization with Learned Deep Priors"):
+sparse points of known colour and a reference photo's colour distribution, as inputs beside L.
+
+A hint model's generator takes ``cond = (L, hint ab, hint mask)`` ``(B, 4, H, W)`` and, at its innermost level, a
+reference vector ``(B, REFERENCE_DIM)``. The mask is 1 where a point is, so a gray hint (ab = 0) differs from no
+hint. In training both are simulated from the photo's own colours (:func:`simulate_hints`); with none given the
+same network colorizes on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import kornia.color
+import torch
+from torch import Tensor
+
+from pix2gan.errors import Pix2GanError
+
+#: Hint channels beside L: the points' ab (ab/110, as the generator's output) and their mask.
+HINT_CHANNELS = 3
+#: The reference's ab histogram has AB_BINS × AB_BINS bins over ab/110 in [-1, 1] (bins 20 units of a*, b* wide).
+AB_BINS = 11
+#: The reference vector: the histogram (sums to 1), the mean chroma (ab/110 units) and an indicator (1: given).
+REFERENCE_DIM = AB_BINS * AB_BINS + 2
+#: Simulation (iColor's): points ~ Geometric(P_POINT) (none 1/8 of the time, 7 on average), each a P×P patch with
+#: P uniform in 1…MAX_PATCH, centred ~ Normal(image centre, side/4); a reference given with P_REFERENCE.
+P_POINT = 1 / 8
+MAX_PATCH = 9
+P_REFERENCE = 0.5
+
+
+def colour_distribution(ab: Tensor) -> Tensor:
+    """``ab`` ``(B, 2, H, W)`` (ab/110) → reference vectors ``(B, REFERENCE_DIM)``: the ab histogram over
+    :data:`AB_BINS`² bins (each row sums to 1), the mean chroma √(a² + b²)/110, and the indicator 1."""
+    b = ab.shape[0]
+    idx = ((ab.float().clamp(-1, 1) + 1) / 2 * AB_BINS).long().clamp_(0, AB_BINS - 1)  # (B, 2, H, W)
+    flat = (idx[:, 0] * AB_BINS + idx[:, 1]).flatten(1)  # (B, H·W)
+    ones = torch.ones_like(flat, dtype=torch.float32)
+    hist = torch.zeros(b, AB_BINS * AB_BINS, device=ab.device).scatter_add_(1, flat, ones)
+    hist /= flat.shape[1]
+    chroma = ab.float().pow(2).sum(1).sqrt().flatten(1).mean(1, keepdim=True)
+    return torch.cat([hist, chroma, torch.ones(b, 1, device=ab.device)], 1)
+
+
+def draw_point_count(gen: torch.Generator) -> int:
+    """Geometric(P_POINT) on 0, 1, 2, ...: P(n) = (1 − p)ⁿ p."""
+    u = float(torch.rand(1, generator=gen))  # in [0, 1): 1 − u in (0, 1]
+    return int(math.floor(math.log1p(-u) / math.log1p(-P_POINT)))
+
+
+def simulate_hints(ab: Tensor, gens: list[torch.Generator]) -> tuple[Tensor, Tensor]:
+    """Hints for training, drawn from the truth ``ab`` ``(B, 2, H, W)`` with one generator per sample (so a batch's
+    hints are a pure function of its samples' streams): hint maps ``(B, 3, H, W)`` (ab of the points, mask) and
+    reference vectors ``(B, REFERENCE_DIM)`` (zeros where none is given)."""
+    b, _, h, w = ab.shape
+    maps = ab.new_zeros(b, HINT_CHANNELS, h, w)
+    refs = ab.new_zeros(b, REFERENCE_DIM)
+    for i, gen in enumerate(gens):
+        for _ in range(draw_point_count(gen)):
+            p = min(int(torch.randint(1, MAX_PATCH + 1, (1,), generator=gen)), h, w)
+            cy, cx = (torch.randn(2, generator=gen) * torch.tensor([h / 4, w / 4]) + torch.tensor([h / 2, w / 2]))
+            top = min(max(int(round(float(cy))) - (p - 1) // 2, 0), h - p)
+            left = min(max(int(round(float(cx))) - (p - 1) // 2, 0), w - p)
+            value = ab[i, :, top:top + p, left:left + p].mean((1, 2))
+            maps[i, :2, top:top + p, left:left + p] = value[:, None, None]
+            maps[i, 2, top:top + p, left:left + p] = 1.0
+        if float(torch.rand(1, generator=gen)) < P_REFERENCE:
+            refs[i] = colour_distribution(ab[i:i + 1])[0]
+    return maps, refs
+
+
+# ----------------------------------------------------------------------------------------------- the user's hints
+#: The hints file: ``{"points": [{"x": 120, "y": 45, "color": "#3a6ea5", "size": 9}, ...]}`` (``size`` optional).
+POINT_KEYS = {"x", "y", "color", "size"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """A colour point: column ``x`` and row ``y`` (0-based) in the input image's pixels, ``rgb`` its sRGB colour
+    (0–255), ``size`` the side in input pixels of the square it covers (None: one pixel at the model's scale)."""
+
+    x: int
+    y: int
+    rgb: tuple[int, int, int]
+    size: int | None = None
+
+    def to_json(self) -> dict:
+        out = {"x": self.x, "y": self.y, "color": "#{:02x}{:02x}{:02x}".format(*self.rgb)}
+        return out if self.size is None else {**out, "size": self.size}
+
+
+def _colour(value) -> tuple[int, int, int] | None:
+    if isinstance(value, str) and re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))
+    if (isinstance(value, list) and len(value) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
+        return tuple(value)
+    return None
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_hints(data, width: int, height: int, where: str = "hints") -> list[Point]:
+    """The points of a parsed hints document for an image of ``width`` × ``height``, or a one-line error naming
+    ``where`` and the first problem (unknown keys are refused: a typo must not silently drop a hint)."""
+    if not isinstance(data, dict) or set(data) - {"points"}:
+        extra = sorted(set(data) - {"points"}) if isinstance(data, dict) else None
+        raise Pix2GanError(f"{where}: unknown keys {extra} (a hints file has only \"points\")" if extra
+                           else f"{where}: expected an object {{\"points\": [...]}}")
+    points = data.get("points", [])
+    if not isinstance(points, list):
+        raise Pix2GanError(f"{where}: \"points\" must be a list")
+    out = []
+    for i, p in enumerate(points):
+        at = f"{where}: point {i}"
+        if not isinstance(p, dict):
+            raise Pix2GanError(f"{at}: expected an object with x, y, color (and size)")
+        if set(p) - POINT_KEYS:
+            raise Pix2GanError(f"{at}: unknown keys {sorted(set(p) - POINT_KEYS)} (known: color, size, x, y)")
+        if not {"x", "y", "color"} <= set(p):
+            raise Pix2GanError(f"{at}: missing {sorted({'x', 'y', 'color'} - set(p))}")
+        x, y = p["x"], p["y"]
+        if not (_integer(x) and _integer(y)):
+            raise Pix2GanError(f"{at}: x and y must be integers (pixels), got {x!r}, {y!r}")
+        if not (0 <= x < width and 0 <= y < height):
+            raise Pix2GanError(f"{at}: ({x}, {y}) is outside the {width}×{height} image")
+        rgb = _colour(p["color"])
+        if rgb is None:
+            raise Pix2GanError(f"{at}: color must be \"#rrggbb\" or [r, g, b] with integers 0-255, "
+                               f"got {p['color']!r}")
+        size = p.get("size")
+        if size is not None and not (_integer(size) and 1 <= size <= max(width, height)):
+            raise Pix2GanError(f"{at}: size must be an integer from 1 to {max(width, height)} (pixels), got {size!r}")
+        out.append(Point(x, y, rgb, size))
+    return out
+
+
+def read_hints(path: Path, width: int, height: int) -> list[Point]:
+    """The points of the hints file ``path`` for a ``width`` × ``height`` image (see :func:`parse_hints`)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise Pix2GanError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise Pix2GanError(f"{path}: not valid JSON ({e})") from None
+    return parse_hints(data, width, height, str(path))
+
+
+def srgb_to_ab(rgb: list[tuple[int, int, int]]) -> Tensor:
+    """sRGB colours (0–255) → their ab/110 ``(N, 2)``."""
+    x = torch.tensor(rgb, dtype=torch.float32).view(-1, 3, 1, 1) / 255
+    return kornia.color.rgb_to_lab(x)[:, 1:, 0, 0] / 110.0
+
+
+def hint_map(points: list[Point], image: tuple[int, int], work: tuple[int, int]) -> Tensor:
+    """Points on an ``image`` of (H, W) pixels → the hint maps ``(1, 3, h, w)`` at the model's ``work`` size (h, w):
+    each point's ab over its square (at least one pixel; a later point covers an earlier one), and the mask."""
+    (hh, ww), (h, w) = image, work
+    maps = torch.zeros(1, HINT_CHANNELS, h, w)
+    if not points:
+        return maps
+    for p, ab in zip(points, srgb_to_ab([p.rgb for p in points])):
+        side_y, side_x = (max(1, round(p.size * h / hh)), max(1, round(p.size * w / ww))) if p.size else (1, 1)
+        cy, cx = min(int((p.y + 0.5) * h / hh), h - 1), min(int((p.x + 0.5) * w / ww), w - 1)
+        top, left = max(cy - (side_y - 1) // 2, 0), max(cx - (side_x - 1) // 2, 0)
+        maps[0, :2, top:top + side_y, left:left + side_x] = ab[:, None, None]
+        maps[0, 2, top:top + side_y, left:left + side_x] = 1.0
+    return maps
+
+
+def reference_vector(rgb: Tensor, short: int) -> Tensor:
+    """A reference photo, sRGB ``(1, 3, H, W)`` in [0, 1], → its reference vector ``(1, REFERENCE_DIM)``, measured
+    at short side ``short`` (the model's scale)."""
+    h, w = rgb.shape[-2:]
+    s = min(1.0, short / min(h, w))
+    small = torch.nn.functional.interpolate(rgb, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
+                                            antialias=True, align_corners=False).clamp(0, 1)
+    return colour_distribution(kornia.color.rgb_to_lab(small)[:, 1:] / 110.0)
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What steers a hint model on one image: ``points`` (input pixels) and a ``reference`` vector
+    ``(1, REFERENCE_DIM)`` (None: no reference)."""
+
+    points: tuple[Point, ...] = ()
+    reference: Tensor | None = None
+
+
+class HintFiles:
+    """Where each input's hints are: for a file INPUT, ``hints`` is one JSON file; for a folder INPUT, a folder
+    mirroring it with ``NAME.json`` for ``NAME.ext`` (an image without one gets no hints)."""
+
+    def __init__(self, input_path: Path, hints: Path):
+        self.input, self.hints = Path(input_path), Path(hints)
+        if self.input.is_dir() and not self.hints.is_dir():
+            raise Pix2GanError(f"--hints {hints}: for a folder INPUT give a folder of NAME.json files mirroring it")
+        if self.input.is_file() and not self.hints.is_file():
+            raise Pix2GanError(f"--hints {hints}: no such file (for one image give its JSON file)")
+
+    def path_for(self, src: Path) -> Path | None:
+        """The hints file of the input ``src``, None when it has none."""
+        if self.input.is_file():
+            return self.hints
+        path = (self.hints / Path(src).relative_to(self.input)).with_suffix(".json")
+        return path if path.is_file() else None
+
+    def orphans(self, sources: list[Path]) -> list[Path]:
+        """Hints files of a folder that belong to none of ``sources`` (a misnamed file must not be ignored)."""
+        if self.input.is_file():
+            return []
+        wanted = {(self.hints / Path(s).relative_to(self.input)).with_suffix(".json") for s in sources}
+        return sorted(p for p in self.hints.rglob("*.json") if p not in wanted)
