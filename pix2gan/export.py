@@ -85,7 +85,7 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     # a latent model's code is an input (every answer from one file), and so is a hint model's reference
     extra = {name: dim for name, dim in (("z", cfg.latent_dim), ("reference", REFERENCE_DIM if cfg.hints else 0))
              if dim}
-    module = _Inputs(G, list(extra))
+    module = _Inputs(G, list(extra)).eval()
     args = (example, *(torch.zeros(1, dim) for dim in extra.values()))
     shapes = (dims, tuple({0: batch_dim} for _ in extra)) if extra else (dims,)  # (x, the tuple *extra)
     with tempfile.TemporaryDirectory() as tmp:

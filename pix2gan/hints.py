@@ -53,6 +53,16 @@ def draw_point_count(gen: torch.Generator) -> int:
     return int(math.floor(math.log1p(-u) / math.log1p(-P_POINT)))
 
 
+def draw_patch(gen: torch.Generator, h: int, w: int) -> tuple[int, int, int]:
+    """One simulated point on an ``h`` × ``w`` image: ``(top, left, side)`` of its square, the side uniform in
+    1 … MAX_PATCH (at most the image's), the centre ~ Normal(image centre, σ = side/4) per axis, clipped inside."""
+    p = min(int(torch.randint(1, MAX_PATCH + 1, (1,), generator=gen)), h, w)
+    cy, cx = (torch.randn(2, generator=gen) * torch.tensor([h / 4, w / 4]) + torch.tensor([h / 2, w / 2])).tolist()
+    top = min(max(round(cy) - (p - 1) // 2, 0), h - p)
+    left = min(max(round(cx) - (p - 1) // 2, 0), w - p)
+    return top, left, p
+
+
 def simulate_hints(ab: Tensor, gens: list[torch.Generator]) -> tuple[Tensor, Tensor]:
     """Hints for training, drawn from the truth ``ab`` ``(B, 2, H, W)`` with one generator per sample (so a batch's
     hints are a pure function of its samples' streams): hint maps ``(B, 3, H, W)`` (ab of the points, mask) and
@@ -62,10 +72,7 @@ def simulate_hints(ab: Tensor, gens: list[torch.Generator]) -> tuple[Tensor, Ten
     refs = ab.new_zeros(b, REFERENCE_DIM)
     for i, gen in enumerate(gens):
         for _ in range(draw_point_count(gen)):
-            p = min(int(torch.randint(1, MAX_PATCH + 1, (1,), generator=gen)), h, w)
-            cy, cx = (torch.randn(2, generator=gen) * torch.tensor([h / 4, w / 4]) + torch.tensor([h / 2, w / 2]))
-            top = min(max(int(round(float(cy))) - (p - 1) // 2, 0), h - p)
-            left = min(max(int(round(float(cx))) - (p - 1) // 2, 0), w - p)
+            top, left, p = draw_patch(gen, h, w)
             value = ab[i, :, top:top + p, left:left + p].mean((1, 2))
             maps[i, :2, top:top + p, left:left + p] = value[:, None, None]
             maps[i, 2, top:top + p, left:left + p] = 1.0
