@@ -495,6 +495,9 @@ def _add_evaluate(sub) -> None:
                    help="a model with a latent code: N answers per crop, the figures averaged over them, with "
                         "best_psnr, sample_spread and (builtin:bimodal-colors) coverage (default 8)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator of a checkpoint that also holds an EMA one")
+    p.add_argument("--hint-sweep", action="store_true",
+                   help="colorize: PSNR and ΔE2000 of whole --data photos with 0, 1, 2, 5, 10, 20, 50, 100, 200 "
+                        "simulated clicks (random pixels coloured with the truth's 5×5 mean; docs/hints.md)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_evaluate)
 
@@ -509,6 +512,8 @@ def cmd_evaluate(args) -> int:
 
     if args.count < 1:
         raise Pix2GanError(f"--count must be at least 1, got {args.count}")
+    if args.hint_sweep:
+        return _hint_sweep(args)
     cfg = load_checkpoint(args.checkpoint)["config"]
     if args.data is None and not cfg.get("holdout"):
         raise Pix2GanError(f"{args.checkpoint}: the run held no images out (--holdout 0); give --data with "
@@ -521,6 +526,31 @@ def cmd_evaluate(args) -> int:
         print(f"{name:<{width}}  {value:.5g}")
     if args.json:
         atomic_write_bytes(args.json, (json.dumps(result.metrics, indent=2) + "\n").encode())
+    return 0
+
+
+def _hint_sweep(args) -> int:
+    import json
+
+    import numpy as np
+
+    from pix2gan.colorizer import Colorizer
+    from pix2gan.data.images import list_images, read_image, to_rgb_uint8
+    from pix2gan.files import atomic_write_bytes
+    from pix2gan.hint_sweep import colorizer_method, sweep
+
+    if args.data is None or not Path(args.data).is_dir():
+        raise Pix2GanError(f"--hint-sweep needs --data FOLDER of held-out colour photos, got {args.data}")
+    model = Colorizer.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
+    photos = [(str(p), np.ascontiguousarray(to_rgb_uint8(read_image(p)))) for p in list_images(Path(args.data))]
+    if not photos:
+        raise Pix2GanError(f"{args.data}: no images found")
+    curve = sweep({"model": colorizer_method(model)}, photos)["model"]
+    print("points  psnr     delta_e")
+    for n, row in curve.items():
+        print(f"{n:<7} {row['psnr']:<8.3f} {row['delta_e']:.3f}")
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps({str(n): r for n, r in curve.items()}, indent=2) + "\n").encode())
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import skimage.color
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -13,7 +14,8 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import Hints, Point, hint_map, parse_hints, reference_vector
+from pix2gan.hints import (REFERENCE_DIM, Hints, Point, hint_map, palette_bins, palette_colours, parse_hints,
+                           reference_vector)
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
@@ -176,6 +178,60 @@ class Colorizer:
         if not isinstance(hints, Hints):
             hints = self.hints(*img.size, hints, reference)
         return [self(img, seed=seed + i, hints=hints) for i in range(n)]
+
+    @torch.inference_mode()
+    def suggest(self, img: Image.Image, x: int, y: int, k: int = 8, hints=None) -> list[str]:
+        """Up to ``k`` colours (``#rrggbb``, at the pixel's own lightness) the model finds plausible at column ``x``,
+        row ``y`` of ``img``, most likely first, no two closer than ΔE2000 10 (a colour picker's suggestions).
+
+        First the colour the model paints there (with ``hints``, if any). Then, for a hint model, every colour of
+        the reference histogram's grid that exists at that lightness, told to the model as the whole photo's
+        palette (a reference of that one colour): colours the model readily paints at this pixel when told so come
+        first, ranked by how close it gets to them (a sky turns blue or gray easily, green hardly). For a latent
+        model: its answers' colours at the pixel, the most frequent first. Otherwise the one colour."""
+        w, h = img.size
+        if not (0 <= x < w and 0 <= y < h):
+            raise Pix2GanError(f"suggest: ({x}, {y}) is outside the {w}×{h} image")
+        if not isinstance(hints, Hints):
+            hints = self.hints(w, h, hints)
+        rgb = torch.from_numpy(to_rgb_float(img)).permute(2, 0, 1)[None].to(self.device)
+        light = self.task.cond(rgb)[:, :1]
+        small = self.working_size(h, w)
+        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+        py, px = min(int((y + 0.5) * small[0] / h), small[0] - 1), min(int((x + 0.5) * small[1] / w), small[1] - 1)
+        extra = {}
+        if self.takes_hints:
+            hints = hints or Hints()
+            cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
+            if hints.reference is not None:
+                extra["reference"] = hints.reference.to(self.device)
+        code = answer_codes(self.G, None, 0, count=4 * k) if self.latent_dim else None
+        if code is not None:  # a latent model: 4k answers, their colours grouped below by frequency
+            answers = self.G(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra)[:, :, py, px]
+        else:
+            answers = self.G(cond, **extra)[:, :, py, px]
+        candidates = [answers]
+        if self.takes_hints:
+            palette = palette_colours(light[0, 0, y, x].item())
+            if len(palette):
+                refs = torch.zeros(len(palette), REFERENCE_DIM)
+                refs[torch.arange(len(palette)), palette_bins(palette)] = 1.0
+                refs[:, -2], refs[:, -1] = palette.norm(dim=1), 1.0
+                told = self.G(cond.expand(len(palette), -1, -1, -1), reference=refs.to(self.device))[:, :, py, px]
+                candidates.append(told[(told.cpu() - palette).abs().sum(1).argsort()])
+        lab = torch.cat(candidates).cpu() * 110
+        lab = torch.cat([torch.full((len(lab), 1), (light[0, 0, y, x].item() + 1) * 50), lab], 1).numpy()
+        if code is not None:  # most frequent first: order the answers by how many others lie within ΔE 10
+            near = skimage.color.deltaE_ciede2000(lab[:len(code), None], lab[None, :len(code)]) < 10
+            lab = np.concatenate([lab[:len(code)][np.argsort(-near.sum(1), kind="stable")], lab[len(code):]])
+        chosen: list[np.ndarray] = []
+        for c in lab:
+            if all(skimage.color.deltaE_ciede2000(c, d) >= 10 for d in chosen):
+                chosen.append(c)
+            if len(chosen) == k:
+                break
+        srgb = np.clip(skimage.color.lab2rgb(np.array(chosen)[None])[0], 0, 1)
+        return ["#{:02x}{:02x}{:02x}".format(*(int(v * 255 + 0.5) for v in c)) for c in srgb]
 
     def colorize_video(self, src: Path, dst: Path, smoothing: float = SMOOTHING, crf: int = 18,
                        progress: bool = True, z: torch.Tensor | None = None, seed: int = 0,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import kornia.color
 import torch
-from torch import Tensor
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from pix2gan.errors import Pix2GanError
 
@@ -45,6 +46,22 @@ def colour_distribution(ab: Tensor) -> Tensor:
     hist /= flat.shape[1]
     chroma = ab.float().pow(2).sum(1).sqrt().flatten(1).mean(1, keepdim=True)
     return torch.cat([hist, chroma, torch.ones(b, 1, device=ab.device)], 1)
+
+
+def palette_colours(light: float) -> Tensor:
+    """The centres ``(N, 2)`` (ab/110) of the reference histogram's bins whose colour exists in sRGB at lightness
+    ``light`` (L/50 − 1): the colours a pixel of that lightness can take."""
+    centres = (torch.arange(AB_BINS, dtype=torch.float32) + 0.5) * 2 / AB_BINS - 1
+    ab = torch.cartesian_prod(centres, centres)  # row-major: a* first, as the histogram
+    lab = torch.cat([torch.full((len(ab), 1), (light + 1) * 50), ab * 110], 1)
+    rgb = kornia.color.lab_to_rgb(lab.T[None, :, :, None], clip=False)[0, :, :, 0].T
+    return ab[((rgb >= 0) & (rgb <= 1)).all(1)]
+
+
+def palette_bins(ab: Tensor) -> Tensor:
+    """The histogram bin index of each ab/110 colour ``(N, 2)``."""
+    idx = ((ab.clamp(-1, 1) + 1) / 2 * AB_BINS).long().clamp_(0, AB_BINS - 1)
+    return idx[:, 0] * AB_BINS + idx[:, 1]
 
 
 def draw_point_count(gen: torch.Generator) -> int:
@@ -225,3 +242,40 @@ class HintFiles:
             return []
         wanted = {(self.hints / Path(s).relative_to(self.input)).with_suffix(".json") for s in sources}
         return sorted(p for p in self.hints.rglob("*.json") if p not in wanted)
+
+
+# ----------------------------------------------------------------------------------------------- the hint fill
+#: The hint fill's cell sides (pixels at the model's scale), and then the whole image.
+FILL_CELLS = (4, 16, 64)
+#: Channels the fill adds: per cell size and for the whole image, the mean hinted ab and a confidence.
+FILL_CHANNELS = 3 * (len(FILL_CELLS) + 1)
+
+
+def _cell_means(x: Tensor, cell: int) -> Tensor:
+    """Sums of ``x`` ``(B, C, H, W)`` over ``cell`` × ``cell`` cells (zero-padded at the bottom/right), upsampled
+    bilinearly back to H × W (divided by cell²: the ratios below are unchanged)."""
+    h, w = x.shape[-2:]
+    ph, pw = (cell - h % cell) % cell, (cell - w % cell) % cell
+    pooled = F.avg_pool2d(F.pad(x, (0, pw, 0, ph)), cell)
+    return F.interpolate(pooled, scale_factor=cell, mode="bilinear", align_corners=False)[..., :h, :w]
+
+
+class HintFill(nn.Module):
+    """The hints spread over the image before the U-Net sees them: ``(B, 4, H, W)`` (L, hint ab, mask) → ``(B, 4 +
+    FILL_CHANNELS, H, W)``, the input followed by, for each cell size of :data:`FILL_CELLS` and for the whole image,
+    the mean ab of the hinted pixels in the cell (0 where it has none) and a confidence (hinted pixels in the cell,
+    at most 1), smoothed between cells. A normalised convolution at several scales: the network starts from a
+    rough, edge-blind fill of the hints and learns where L's edges stop it, instead of learning to carry a hint's
+    colour across the image from a signal on a few pixels. No parameters."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        ab, mask = x[:, 1:3], x[:, 3:4]
+        weighted = torch.cat([ab * mask, mask], 1)
+        parts = [x]
+        for cell in FILL_CELLS:
+            s = _cell_means(weighted, cell)
+            parts += [s[:, :2] / s[:, 2:].clamp(min=1e-6), (s[:, 2:] * cell * cell).clamp(max=1)]
+        total = weighted.sum((2, 3), keepdim=True)
+        whole = torch.cat([total[:, :2] / total[:, 2:].clamp(min=1e-6), total[:, 2:].clamp(max=1)], 1)
+        parts.append(whole.expand(-1, -1, *x.shape[-2:]))
+        return torch.cat(parts, 1)

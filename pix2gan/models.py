@@ -13,7 +13,7 @@ import torch
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.config import TrainConfig
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import REFERENCE_DIM
+from pix2gan.hints import FILL_CHANNELS, REFERENCE_DIM, HintFill
 from pix2gan.nets import CodeDiscriminator, Encoder, PatchDiscriminator, UNet
 from pix2gan.tasks import make_task
 
@@ -41,8 +41,11 @@ def check_backend(backend: str) -> str:
 
 def build_generator(cfg: TrainConfig) -> UNet:
     task = make_task(cfg)
+    if cfg.hints:  # the hints spread by HintFill first; the reference at the innermost level
+        return UNet(task.cond_channels + FILL_CHANNELS, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm,
+                    cfg.dropout, cfg.latent_dim, cfg.latent_inject, REFERENCE_DIM, HintFill())
     return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout,
-                cfg.latent_dim, cfg.latent_inject, REFERENCE_DIM if cfg.hints else 0)
+                cfg.latent_dim, cfg.latent_inject)
 
 
 def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:

@@ -260,3 +260,35 @@ def test_export_carries_the_hint_inputs(hint_run, tmp_path):
     got = session.run(None, {"L_hints": x.numpy(), "reference": ref.numpy()})[0]
     assert np.abs(got - want).max() < 1e-3
     assert math.isfinite(float(got.sum()))
+
+
+def test_evaluate_runs_the_hint_sweep(hint_run, tmp_path, capsys):
+    from helpers import write_photos
+
+    photos = write_photos(tmp_path / "photos", 2, seed=0)
+    out = tmp_path / "sweep.json"
+    assert main(["evaluate", "--checkpoint", str(hint_run), "--data", str(photos), "--hint-sweep",
+                 "--json", str(out)]) == 0
+    curve = json.loads(out.read_text())
+    assert list(curve) == ["0", "1", "2", "5", "10", "20", "50", "100", "200"]
+    assert all(math.isfinite(r["psnr"]) and r["delta_e"] >= 0 for r in curve.values())
+    assert curve["0"] != curve["200"]  # the clicks reach the model
+    assert "points  psnr" in capsys.readouterr().out
+
+
+def test_suggestions_start_with_the_models_own_colour_and_stay_apart(hint_run):
+    import skimage.color
+
+    model = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
+    img = Image.fromarray(make_photo(np.random.default_rng(2), 32, 32))
+    colours = model.suggest(img, 10, 20, k=5)
+    assert 1 <= len(colours) <= 5 and all(len(c) == 7 and c[0] == "#" for c in colours)
+    painted = np.asarray(model(img))[20, 10]  # at the model's own size: the pixel's own prediction
+    first = np.array([int(colours[0][i:i + 2], 16) for i in (1, 3, 5)])
+    assert np.abs(first.astype(int) - painted.astype(int)).max() <= 3
+    lab = skimage.color.rgb2lab(np.array([[[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours]], np.uint8))[0]
+    for i in range(len(lab)):
+        for j in range(i):
+            assert skimage.color.deltaE_ciede2000(lab[i], lab[j]) >= 9.5  # apart (8-bit rounding aside)
+    with pytest.raises(Pix2GanError, match="outside"):
+        model.suggest(img, 32, 0)

@@ -166,7 +166,7 @@ def test_the_g_phase_leaves_d_untouched(tmp_path, photo_dir):
 
     t = Trainer(tiny(data=str(photo_dir)), tmp_path / "r", progress=False)
     t.train_step()  # D has been updated once, so its state is not the initial one
-    cond, real = t.batch()
+    cond, real, _ = t.batch()
     fake = t.G(cond)
     before = {k: v.detach().clone() for k, v in t.D.named_parameters()}
     grads = [None if p.grad is None else p.grad.clone() for p in t.D.parameters()]

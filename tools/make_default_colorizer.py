@@ -44,6 +44,10 @@ from common import Photo, gather_photos, shrink, write_crops  # tools/common.py 
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "pix2gan" / "weights" / "default_colorizer.pt"
+#: The commit holding the bundled model this recipe replaced, and what it was.
+PREVIOUS_COMMIT = "6488a89"
+PREVIOUS_TEXT = ("the same recipe, data and seed without hint inputs (the model trained alike without them, against "
+                 "which the no-hint figures are compared)")
 CARD = ROOT / "docs" / "default_colorizer.md"
 
 
@@ -273,6 +277,11 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, heldou
     verdict = ("meets the acceptance line (PSNR ≥ gray − 1.0 dB and median colourfulness ratio ≥ 0.6)" if meets else
                "does **not** meet both halves of the acceptance line (PSNR ≥ gray − 1.0 dB and median colourfulness "
                "ratio ≥ 0.6) at once: the frontier below is what this data allows")
+    twin_text = ("The L2 twin has the same data, seed, network, steps and schedule, with the L2 loss alone (no "
+                 "discriminator); its `best.pt` by held-out PSNR is measured. " if "L2 twin" in card.table else "")
+    twin_minutes = (f" and {minutes['l2']:.0f} min for its L2 twin" if "L2 twin" in card.table and "l2" in minutes
+                    else "")
+    previous_text = PREVIOUS_TEXT
     text = f"""# Model card: the bundled colorizer
 
 `pix2gan/weights/default_colorizer.pt` ({size_mb:.1f} MiB: fp16 generator, its JSON-able config and its default
@@ -280,8 +289,9 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, heldou
 given. It was trained on {n_train} offline photos — never enough for a general colorizer — and **measured on whole
 sources it never saw**. There, at its defaults (strength {card.strength:g}, size {card.new.size}), its PSNR is {chosen['psnr']:.2f} dB against
 {gray['psnr']:.2f} dB for leaving the photo gray, with {chosen['colourfulness_ratio']:.2f} of the real photos'
-colourfulness (median): it {verdict}. Train your own on your photos for real use (`pix2gan train --data YOUR_FOLDER
-...`).
+colourfulness (median): it {verdict}. It takes colour hints — clicked colours and a reference photo
+(`pix2gan colorize --hints H --reference PHOTO`; [hints.md](hints.md) has the format and the hint sweep). Train your
+own on your photos for real use (`pix2gan train --data YOUR_FOLDER ...`).
 
 ![held-out photos](default_colorizer_heldout.png)
 
@@ -314,10 +324,9 @@ Süsstrunk) and chroma of the prediction over the real photo's (1 = as colourful
 
 {md_table(card.table, "model")}
 
-The L2 twin has the same data, seed, network, steps and schedule, with the L2 loss alone (no discriminator); its
-`best.pt` by held-out PSNR is measured. The previous bundled model is the 19-photo demonstration this one replaces.
-Each model runs at its own default `--size` (previous: 96, L2 twin: its training scale 160). Gray has the least
-ΔE2000: on photos this unlike the training set, any guessed colour costs more colour error than none.
+{twin_text}The previous bundled model is the one this one replaces: {previous_text}. Each model runs at its own default
+`--size`. Gray has the least ΔE2000: on photos this unlike the training set, any guessed colour costs more colour
+error than none.
 
 ### Colour against safety: the frontier over `--strength`
 
@@ -333,10 +342,11 @@ least colour error (ΔE2000) on the held-out photos: **{card.choice}**
 
 ## How it was made
 
-`python tools/make_default_colorizer.py --previous prev.pt` (prev.pt: the file this one replaced, `git show
-3259cd1:pix2gan/weights/default_colorizer.pt > prev.pt`), {cpu_description()}, torch {torch.__version__}:
-{minutes.get("l1+nonsaturating", float("nan")):.0f} min for this model and {minutes.get("l2", float("nan")):.0f} min
-for its L2 twin (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this card again from the trained runs.
+`python tools/make_default_colorizer.py --steps {cfg.steps} --previous prev.pt{" --no-twin" if args.no_twin else ""}`
+(prev.pt: the file this one replaced, `git show {PREVIOUS_COMMIT}:pix2gan/weights/default_colorizer.pt > prev.pt`),
+{cpu_description()}, torch {torch.__version__}: {minutes.get("l1+nonsaturating", float("nan")):.0f} min for this
+model{twin_minutes} (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this
+card again from the trained runs.
 
 **Data** (all offline; every photo scaled to short side 256 first). Whole sources are held out; the rest is cut into
 2 crops of the whole scene and 12 random crops at each of 1.6×, 2.4× and 3.6× zoom per photo

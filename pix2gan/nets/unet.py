@@ -155,6 +155,8 @@ class UNet(nn.Module):
             as BicycleGAN's ``G_Unet_add_to_input`` / ``G_Unet_add_all``.
         reference_dim: length of a colour-hint model's reference vector (:mod:`pix2gan.hints`; 0: none), tiled and
             concatenated to the innermost level's input, where every output pixel sees it (iColor's global hint).
+        prepare: a module without parameters applied to the input first (a hint model's
+            :class:`~pix2gan.hints.HintFill`); ``in_channels`` then counts the channels it gives.
 
     Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
     Odd sides are padded by one pixel at the level where they occur (see :class:`UNetBlock`), not the whole image
@@ -163,7 +165,7 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
                  norm: str = "batch", dropout: float = 0.5, latent_dim: int = 0, inject: str = "input",
-                 reference_dim: int = 0):
+                 reference_dim: int = 0, prepare: nn.Module | None = None):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
@@ -171,6 +173,7 @@ class UNet(nn.Module):
             raise ValueError(f"inject must be one of {', '.join(INJECT)}, got {inject!r}")
         norm_layer(norm, 1)  # validate the name early
         self.depth, self.latent_dim, self.reference_dim = depth, latent_dim, reference_dim
+        self.prepare = prepare
         inner_z = latent_dim if inject == "all" else 0
         width = [ngf * min(2 ** i, 8) for i in range(depth)]
         # the code vector is (z, reference): the innermost level takes its part of z and the reference
@@ -186,6 +189,8 @@ class UNet(nn.Module):
         """``x`` ``(B, in_channels, H, W)``, ``z`` ``(B, latent_dim)`` (a model with a latent code; None: the prior's
         mean, zeros), ``reference`` ``(B, reference_dim)`` (a hint model; None: no reference, zeros) →
         ``(B, out_channels, H, W)``."""
+        if self.prepare is not None:
+            x = self.prepare(x)
         if self.latent_dim == 0 and self.reference_dim == 0:
             return self.model(x)
         parts = []
