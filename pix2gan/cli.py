@@ -231,7 +231,8 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     else:  # decoding and encoding beside the model, on a core of their own
         with one_core_spared():
             summary = process_pipelined(images, load, compute, save, **options)
-    summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
+    if videos:  # (no second, empty progress bar)
+        summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
     return summary
 
 
