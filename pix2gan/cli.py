@@ -533,20 +533,13 @@ def cmd_evaluate(args) -> int:
 def _hint_sweep(args) -> int:
     import json
 
-    import numpy as np
-
     from pix2gan.colorizer import Colorizer
-    from pix2gan.data.images import list_images, read_image, to_rgb_uint8
     from pix2gan.files import atomic_write_bytes
-    from pix2gan.hint_sweep import colorizer_method, sweep
+    from pix2gan.hint_sweep import folder_sweep
 
     if args.data is None or not Path(args.data).is_dir():
         raise Pix2GanError(f"--hint-sweep needs --data FOLDER of held-out colour photos, got {args.data}")
-    model = Colorizer.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema)
-    photos = [(str(p), np.ascontiguousarray(to_rgb_uint8(read_image(p)))) for p in list_images(Path(args.data))]
-    if not photos:
-        raise Pix2GanError(f"{args.data}: no images found")
-    curve = sweep({"model": colorizer_method(model)}, photos)["model"]
+    curve = folder_sweep(Colorizer.from_checkpoint(args.checkpoint, args.device, ema=not args.no_ema), Path(args.data))
     print("points  psnr     delta_e")
     for n, row in curve.items():
         print(f"{n:<7} {row['psnr']:<8.3f} {row['delta_e']:.3f}")

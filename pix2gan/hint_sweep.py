@@ -8,6 +8,7 @@ count sees the same clicks: the points of count n are the first n of one seeded 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -72,3 +73,14 @@ def sweep(methods: dict[str, Method], photos: list[tuple[str, np.ndarray]], coun
                 progress(f"{name}, {n} points: PSNR {out[name][n]['psnr']:.2f} dB, ΔE2000 "
                          f"{out[name][n]['delta_e']:.2f}")
     return out
+
+
+def folder_sweep(colorizer, folder: Path, counts=COUNTS, seed: int = 0) -> dict[int, dict[str, float]]:
+    """:func:`sweep` of one colorizer over every image of ``folder`` (whole images, as they are)."""
+    from pix2gan.data.images import list_images, read_image, to_rgb_uint8
+    from pix2gan.errors import Pix2GanError
+
+    photos = [(str(p), np.ascontiguousarray(to_rgb_uint8(read_image(p)))) for p in list_images(folder)]
+    if not photos:
+        raise Pix2GanError(f"{folder}: no images found")
+    return sweep({"model": colorizer_method(colorizer)}, photos, counts, seed)["model"]
