@@ -15,7 +15,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point, colour_distribution,
                            draw_patch, draw_point_count, hint_map, parse_hints, reference_vector, simulate_hints,
                            srgb_to_ab)
-from pix2gan.data.source import seeded_generator
+from pix2gan.data.source import Stream, seeded_generator
 
 from helpers import TINY, assert_same_weights, gray, make_photo, straight_and_resumed, tiny
 
@@ -148,6 +148,10 @@ def test_training_hints_are_a_pure_function_of_seed_step_and_slot(tmp_path):
     assert cond_a.shape[1] == 4 and torch.equal(cond_a, cond_b) and torch.equal(ref_a, ref_b)
     hinted = cond_a[:, 3] > 0  # the hint map holds the truth's colour where it has a point
     assert hinted.any() and (cond_a[:, 1:3].permute(1, 0, 2, 3)[:, ~hinted] == 0).all()
+    # each slot its own stream: the samples' points differ, and a slot's are its own whatever the batch around it
+    assert len({tuple(torch.nonzero(m).flatten().tolist()) for m in hinted}) > 1
+    maps, refs = simulate_hints(real_a, [seeded_generator(cfg.seed, 0, 0, Stream.HINTS, slot) for slot in range(4)])
+    assert torch.equal(cond_a[:, 1:], maps) and torch.equal(ref_a, refs)
 
 
 class Recorder(torch.nn.Module):
