@@ -268,7 +268,8 @@ def _add_colorize(sub) -> None:
                    help="videos: encoder quality, H.264/VP9 constant rate factor (0 = lossless, 51 = worst; "
                         "default %(default)s)")
     p.add_argument("--hints", type=Path, metavar="H",
-                   help="colour points for a model trained with --hints (the bundled one is): a JSON file "
+                   help="colour points for a model trained with --hints (docs/hints.md; not the bundled one yet): a JSON "
+                        "file "
                         "{\"points\": [{\"x\": 120, \"y\": 45, \"color\": \"#3a6ea5\", \"size\": 9}]} for one image "
                         "or video (every frame), or for a folder INPUT a folder mirroring it with NAME.json per "
                         "image (none: no hints for that image). x, y: column and row in input pixels; color: "

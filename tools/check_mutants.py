@@ -70,6 +70,13 @@ MUTANTS = [
            "    if \"Original Traceback\" not in text:", "    if True:", ("tests/test_faults.py",)),
     Mutant("D not frozen in the G phase", "pix2gan/step.py", "        D.requires_grad_(False)\n", "",
            ("tests/test_train.py",)),
+    Mutant("hints of one batch share a stream", "pix2gan/train.py", "Stream.HINTS, slot)", "Stream.HINTS, 0)",
+           ("tests/test_hints.py",)),
+    Mutant("a hint's square lands transposed", "pix2gan/hints.py",
+           "maps[0, 2, top:top + side_y, left:left + side_x] = 1.0",
+           "maps[0, 2, left:left + side_x, top:top + side_y] = 1.0", ("tests/test_hints.py",)),
+    Mutant("unknown keys of a hint ignored", "pix2gan/hints.py", "        if set(p) - POINT_KEYS:",
+           "        if False:", ("tests/test_hints.py",)),
 ]
 
 

@@ -192,7 +192,7 @@ def measure_and_choose(runs: dict[str, Path], heldout: list, previous: Path | No
     # the scale colour is predicted at (--size), at strength 1: the least colour error again
     sizes = []
     for size in SIZES:
-        c = Colorizer(new.G, size, "cpu", 1.0)
+        c = Colorizer(new.G, size, "cpu", 1.0, new.task)
         t0 = time.perf_counter()
         for _, rgb in heldout:
             c(Image.fromarray(rgb))
@@ -200,7 +200,7 @@ def measure_and_choose(runs: dict[str, Path], heldout: list, previous: Path | No
         sizes.append((size, photo_metrics(c, heldout), seconds))
         print(f"size {size}: {fmt(sizes[-1][1])}, {seconds:.3f} s/photo", flush=True)
     new.size = min(sizes, key=lambda row: row[1]["delta_e"])[0]
-    gray = photo_metrics(Colorizer(new.G, new.size, "cpu", strength=0.0), heldout)
+    gray = photo_metrics(Colorizer(new.G, new.size, "cpu", 0.0, new.task), heldout)
     frontier = []
     for s in STRENGTHS:
         new.strength = s
@@ -249,7 +249,7 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, heldou
     picks = [(n, rgb) for n, rgb in heldout if any(k in n for k in ("castle", "citrus", "china"))][:3] or heldout[:3]
     rows = []
     for _, rgb in picks:
-        gray = np.asarray(Colorizer(card.new.G, card.new.size, "cpu", 0.0)(Image.fromarray(rgb)))
+        gray = np.asarray(Colorizer(card.new.G, card.new.size, "cpu", 0.0, card.new.task)(Image.fromarray(rgb)))
         row = [gray] + ([np.asarray(card.previous(Image.fromarray(rgb)))] if card.previous else [])
         rows.append(panels(row + [np.asarray(card.new(Image.fromarray(rgb))), rgb]))
     sheet = Image.new("RGB", (rows[0].width, sum(r.height + 4 for r in rows) - 4), "white")
@@ -281,7 +281,10 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, heldou
                  "discriminator); its `best.pt` by held-out PSNR is measured. " if "L2 twin" in card.table else "")
     twin_minutes = (f" and {minutes['l2']:.0f} min for its L2 twin" if "L2 twin" in card.table and "l2" in minutes
                     else "")
-    previous_text = PREVIOUS_TEXT
+    previous_text = PREVIOUS_TEXT if card.new.takes_hints else "an earlier recipe"
+    hints_text = (" It takes colour hints — clicked colours and a reference photo (`pix2gan colorize --hints H "
+                  "--reference PHOTO`; [hints.md](hints.md) has the format and the hint sweep)."
+                  if card.new.takes_hints else "")
     text = f"""# Model card: the bundled colorizer
 
 `pix2gan/weights/default_colorizer.pt` ({size_mb:.1f} MiB: fp16 generator, its JSON-able config and its default
@@ -289,9 +292,8 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, heldou
 given. It was trained on {n_train} offline photos — never enough for a general colorizer — and **measured on whole
 sources it never saw**. There, at its defaults (strength {card.strength:g}, size {card.new.size}), its PSNR is {chosen['psnr']:.2f} dB against
 {gray['psnr']:.2f} dB for leaving the photo gray, with {chosen['colourfulness_ratio']:.2f} of the real photos'
-colourfulness (median): it {verdict}. It takes colour hints — clicked colours and a reference photo
-(`pix2gan colorize --hints H --reference PHOTO`; [hints.md](hints.md) has the format and the hint sweep). Train your
-own on your photos for real use (`pix2gan train --data YOUR_FOLDER ...`).
+colourfulness (median): it {verdict}.{hints_text} Train your own on your photos for real use
+(`pix2gan train --data YOUR_FOLDER ...`).
 
 ![held-out photos](default_colorizer_heldout.png)
 
