@@ -106,6 +106,9 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     gen = torch.Generator().manual_seed(0)
     for batch, (h, w) in enumerate(PARITY_SIZES, 1):
         x = torch.rand(batch, task.cond_channels, h, w, generator=gen) * 2 - 1
+        if cfg.hints:  # hints as a user gives them: a 0/1 mask, ab where it is 1 (the fill divides by the mask)
+            x[:, 3] = (x[:, 3] > 0.8).float()
+            x[:, 1:3] *= x[:, 3:4]
         inputs = {terms["input"]: x}
         for name, dim in extra.items():
             inputs[name] = torch.randn(batch, dim, generator=gen) if name == "z" else torch.rand(batch, dim, generator=gen)

@@ -258,6 +258,8 @@ def test_export_carries_the_hint_inputs(hint_run, tmp_path):
     assert "mask" in meta["input_meaning"] and "histogram" in meta["reference_meaning"]
     model = Colorizer.from_checkpoint(hint_run, "cpu")
     x = torch.rand(1, 4, 24, 20) * 2 - 1
+    x[:, 3] = (x[:, 3] > 0.8).float()  # hints as given: a 0/1 mask, ab where it is 1
+    x[:, 1:3] *= x[:, 3:4]
     ref = colour_distribution(torch.rand(1, 2, 8, 8) * 2 - 1)
     with torch.inference_mode():
         want = model.G(x, reference=ref).numpy()
