@@ -98,18 +98,11 @@ class Colorizer:
         model's size (with a hint model's ``hints``), scaled by the strength, smoothed over a video's frames,
         upsampled."""
         h, w = light.shape[-2:]
-        small = self.working_size(h, w)
-        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
-        extra = {}
-        if self.takes_hints:
-            hints = hints or Hints()
-            cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
-            if hints.reference is not None:
-                extra["reference"] = hints.reference.to(self.device)
+        cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
         ab = (self.G(cond, **extra) if code is None else self.G(cond, code.to(self.device), **extra)) * self.strength
         if smoother is not None:
-            ab = smoother(cond, ab)
+            ab = smoother(cond[:, :1], ab)
         return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
 
     def hints(self, width: int, height: int, points=None, reference: Image.Image | None = None) -> Hints | None:
@@ -129,6 +122,18 @@ class Colorizer:
         if reference is not None:
             ref = reference_vector(torch.from_numpy(to_rgb_float(reference)).permute(2, 0, 1)[None], self.size)
         return Hints(tuple(points or ()), ref)
+
+    def _model_input(self, light: torch.Tensor, hints: Hints | None) -> tuple[torch.Tensor, dict]:
+        """The full-resolution ``light`` ``(1, 1, H, W)`` at the model's size (with a hint model's hint maps: the
+        condition) and the generator's keyword inputs (a hint model's reference)."""
+        h, w = light.shape[-2:]
+        small = self.working_size(h, w)
+        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+        if not self.takes_hints:
+            return cond, {}
+        hints = hints or Hints()
+        cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
+        return cond, {} if hints.reference is None else {"reference": hints.reference.to(self.device)}
 
     @torch.inference_mode()
     def colorize_rgb(self, rgb: np.ndarray, smoother: TemporalSmoother | None = None,
@@ -196,15 +201,9 @@ class Colorizer:
             hints = self.hints(w, h, hints)
         rgb = torch.from_numpy(to_rgb_float(img)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(rgb)[:, :1]
-        small = self.working_size(h, w)
-        cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
+        cond, extra = self._model_input(light, hints)
+        small = cond.shape[-2:]
         py, px = min(int((y + 0.5) * small[0] / h), small[0] - 1), min(int((x + 0.5) * small[1] / w), small[1] - 1)
-        extra = {}
-        if self.takes_hints:
-            hints = hints or Hints()
-            cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
-            if hints.reference is not None:
-                extra["reference"] = hints.reference.to(self.device)
         code = answer_codes(self.G, None, 0, count=4 * k) if self.latent_dim else None
         if code is not None:  # a latent model: 4k answers, their colours grouped below by frequency
             answers = self.G(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra)[:, :, py, px]
