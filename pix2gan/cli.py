@@ -269,8 +269,7 @@ def _add_colorize(sub) -> None:
                         "default %(default)s)")
     p.add_argument("--hints", type=Path, metavar="H",
                    help="colour points for a model trained with --hints (docs/hints.md; not the bundled one yet): a JSON "
-                        "file "
-                        "{\"points\": [{\"x\": 120, \"y\": 45, \"color\": \"#3a6ea5\", \"size\": 9}]} for one image "
+                        "file {\"points\": [{\"x\": 120, \"y\": 45, \"color\": \"#3a6ea5\", \"size\": 9}]} for one image "
                         "or video (every frame), or for a folder INPUT a folder mirroring it with NAME.json per "
                         "image (none: no hints for that image). x, y: column and row in input pixels; color: "
                         "#rrggbb or [r, g, b]; size: optional side of the square it covers, in input pixels")
@@ -296,6 +295,7 @@ def cmd_colorize(args) -> int:
     files = HintFiles(args.input, args.hints) if args.hints is not None and args.input.exists() else None
     reference = read_image(args.reference) if args.reference is not None else None
     reference_hint = None  # the reference's vector, measured once at the model's scale
+    steered = files is not None or reference is not None  # hints read per input only then
 
     def load():
         nonlocal reference_hint
@@ -321,10 +321,10 @@ def cmd_colorize(args) -> int:
         return Hints(tuple(read_hints(path, *size)) if path else (), reference_hint)
 
     def video(model, src, tmp, seed):
+        info = probe(src) if steered else None  # the frame size the hints are checked against
         model.colorize_video(src, tmp, args.temporal_smoothing, args.crf, progress=not args.quiet, seed=seed,
-                             hints=hints_for(model, src, (probe(src).width, probe(src).height)))
+                             hints=hints_for(model, src, (info.width, info.height)) if info else None)
 
-    steered = files is not None or reference is not None
     code = _process_images(args, load, "colorized", video, args.samples, hints_for if steered else None)
     orphans = files.orphans(list_images(args.input, IMAGE_SUFFIXES | VIDEO_SUFFIXES)) if files else []
     if orphans and os.environ.get("RANK", "0") == "0":

@@ -14,7 +14,7 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import (REFERENCE_DIM, Hints, Point, hint_map, palette_bins, palette_colours, parse_hints,
+from pix2gan.hints import (REFERENCE_DIM, Hints, Point, hint_map, ab_bins, palette_colours, parse_hints,
                            reference_vector)
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
@@ -214,7 +214,7 @@ class Colorizer:
             palette = palette_colours(light[0, 0, y, x].item())
             if len(palette):
                 refs = torch.zeros(len(palette), REFERENCE_DIM)
-                refs[torch.arange(len(palette)), palette_bins(palette)] = 1.0
+                refs[torch.arange(len(palette)), ab_bins(palette)] = 1.0
                 refs[:, -2], refs[:, -1] = palette.norm(dim=1), 1.0
                 told = self.G(cond.expand(len(palette), -1, -1, -1), reference=refs.to(self.device))[:, :, py, px]
                 candidates.append(told[(told.cpu() - palette).abs().sum(1).argsort()])

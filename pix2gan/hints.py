@@ -39,8 +39,7 @@ def colour_distribution(ab: Tensor) -> Tensor:
     """``ab`` ``(B, 2, H, W)`` (ab/110) → reference vectors ``(B, REFERENCE_DIM)``: the ab histogram over
     :data:`AB_BINS`² bins (each row sums to 1), the mean chroma √(a² + b²)/110, and the indicator 1."""
     b = ab.shape[0]
-    idx = ((ab.float().clamp(-1, 1) + 1) / 2 * AB_BINS).long().clamp_(0, AB_BINS - 1)  # (B, 2, H, W)
-    flat = (idx[:, 0] * AB_BINS + idx[:, 1]).flatten(1)  # (B, H·W)
+    flat = ab_bins(ab.float()).flatten(1)  # (B, H·W)
     ones = torch.ones_like(flat, dtype=torch.float32)
     hist = torch.zeros(b, AB_BINS * AB_BINS, device=ab.device).scatter_add_(1, flat, ones)
     hist /= flat.shape[1]
@@ -58,8 +57,8 @@ def palette_colours(light: float) -> Tensor:
     return ab[((rgb >= 0) & (rgb <= 1)).all(1)]
 
 
-def palette_bins(ab: Tensor) -> Tensor:
-    """The histogram bin index of each ab/110 colour ``(N, 2)``."""
+def ab_bins(ab: Tensor) -> Tensor:
+    """The histogram bin of each ab/110 colour: ``(N, 2)`` → ``(N,)``, or ``(B, 2, H, W)`` → ``(B, H, W)``."""
     idx = ((ab.clamp(-1, 1) + 1) / 2 * AB_BINS).long().clamp_(0, AB_BINS - 1)
     return idx[:, 0] * AB_BINS + idx[:, 1]
 
