@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from pix2gan.checkpoint import load_checkpoint, save_checkpoint
 from pix2gan.config import TrainConfig, diff, resolve
-from pix2gan.data.source import (DataHealth, Draws, StepBatches, Stream, center_batch, default_workers, draw_loader,
-                                 fingerprint, seeded_generator, worker_message)
+from pix2gan.data.source import (DataHealth, Draws, RankDraws, StepBatches, Stream, center_batch, default_workers,
+                                 draw_loader, fingerprint, worker_message)
 from pix2gan.diagnostics import ADVICE, Monitor
 from pix2gan.distributed import Dist
 from pix2gan.errors import Pix2GanError
@@ -136,6 +136,16 @@ def check_listing(saved: dict | None, now: dict, run: RunDir, data: str, allow_c
               f"with the new listing (--allow-data-change)", file=sys.stderr)
 
 
+def resumed_config(saved: dict, overrides: dict, run_dir: Path) -> TrainConfig:
+    """A checkpoint's configuration with ``overrides``; an error naming the keys when they change what was trained."""
+    wanted = {**saved, **overrides}
+    changed = diff(saved, dataclasses.asdict(resolve(TrainConfig.from_dict(wanted))))
+    if changed:
+        raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
+                           + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
+    return TrainConfig.from_dict(wanted)
+
+
 class StopSignals:
     """SIGINT/SIGTERM while training: the first lets the step finish and the checkpoint be written; a second
     stops at once."""
@@ -187,6 +197,7 @@ class Trainer:
         if cfg.val_data:  # a separate held-out set (whole sources, say) takes the place of the split
             self.holdout = self.task.open_source(cfg.val_data)
         self.health = DataHealth(len(self.source), cfg.max_bad_files)
+        self.rand = RankDraws(cfg.seed, cfg.batch_size, dist.rank, dist.world)
         self._batches = None  # the DataLoader's iterator while fit() runs
         self._sample_batch: Tensor | None = None
         self.step = 0
@@ -316,11 +327,10 @@ class Trainer:
         """The DataLoader's iterator over every batch from the current step on: this rank's slots of the global
         batch of ``batch_size × world`` (so N processes with batch B see what one process with batch N·B sees),
         each sample a pure function of (seed, step, k, slot) however many workers decode them."""
-        b, r = self.cfg.batch_size, self.dist.rank
         workers = default_workers() if self.cfg.workers is None else self.cfg.workers
         per_step = lambda step: phase_of(self.cfg, step, self.D is not None).batches  # noqa: E731
         return iter(draw_loader(Draws(self.data, self.cfg.seed, self.cfg.size),
-                                StepBatches(self.step, self.cfg.steps, per_step, range(r * b, (r + 1) * b)),
+                                StepBatches(self.step, self.cfg.steps, per_step, self.rand.slots),
                                 workers, pin_memory=self.device.type == "cuda"))
 
     def batch(self, k: int = 0) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -338,22 +348,13 @@ class Trainer:
         if not self.cfg.hints:
             return cond, real, None
         with self.timer("hints"):
-            b, r = self.cfg.batch_size, self.dist.rank
-            gens = [seeded_generator(self.cfg.seed, self.step, k, Stream.HINTS, slot) for slot in range(r * b, (r + 1) * b)]
-            maps, reference = simulate_hints(real, gens)
+            maps, reference = simulate_hints(real, self.rand.per_sample(self.step, k, Stream.HINTS))
             return self.task.with_hints(cond[:, :1], maps), real, reference
-
-    def draws(self, k: int, stream: Stream, shape: tuple[int, ...], normal: bool = False) -> Tensor:
-        """This rank's part of the ``(B·world, *shape)`` draws of batch ``k`` from ``stream``, uniform in [0, 1) or
-        N(0, 1): a pure function of (seed, step, k), like the batch itself."""
-        b, r = self.cfg.batch_size, self.dist.rank
-        gen = seeded_generator(self.cfg.seed, self.step, k, stream)
-        draw = (torch.randn if normal else torch.rand)(b * self.dist.world, *shape, generator=gen)
-        return draw[r * b:(r + 1) * b].to(self.device)
 
     def penalty_eps(self, k: int, stream: Stream = Stream.PENALTY) -> Tensor | None:
         """The gradient penalty's ε for batch ``k``, one per sample ``(B, 1, 1, 1)``; None without a penalty."""
-        return self.draws(k, stream, ()).view(-1, 1, 1, 1) if self.loss.gp_weight > 0 else None
+        eps = self.rand.tensor(self.step, k, stream, ()) if self.loss.gp_weight > 0 else None
+        return eps.view(-1, 1, 1, 1).to(self.device) if eps is not None else None
 
     def generate(self, cond: Tensor, real: Tensor, k: int,
                  reference: Tensor | None = None) -> tuple[Tensor, Codes | None]:
@@ -367,8 +368,8 @@ class Trainer:
         z_dim = (self.cfg.latent_dim,)
         with self.timer("E forward"):
             z, mu, logvar = encode(self.nets.E, self.loss, cond[:, :self.task.judged_channels], real,
-                                   self.draws(k, Stream.KL_NOISE, z_dim, True))
-        codes = Codes(z, mu, logvar, self.draws(k, Stream.PRIOR, z_dim, normal=True))
+                                   self.rand.tensor(self.step, k, Stream.KL_NOISE, z_dim, True).to(self.device))
+        codes = Codes(z, mu, logvar, self.rand.tensor(self.step, k, Stream.PRIOR, z_dim, True).to(self.device))
         with self.loss.autocast():
             fake = self.G(cond, z, **hinted)
             codes.sampled = self.G(cond, codes.prior, **hinted)
@@ -463,11 +464,5 @@ class Trainer:
         The data must still list the same files (count and names' hash), unless ``allow_data_change``: then training
         goes on with the new listing (the batches differ from an uninterrupted run's)."""
         state = load_checkpoint(RunDir(run_dir).checkpoint)
-        saved = state["config"]
-        wanted = {**saved, **(overrides or {})}
-        changed = diff(saved, dataclasses.asdict(resolve(TrainConfig.from_dict(wanted))))
-        if changed:
-            raise Pix2GanError(f"{run_dir}: cannot resume with a different configuration; differing keys: "
-                               + ", ".join(f"{k} ({saved.get(k)!r} → {wanted.get(k)!r})" for k in changed))
-        return cls(TrainConfig.from_dict(wanted), run_dir, progress=progress, state=state, dist=dist,
-                   profile=profile, allow_data_change=allow_data_change)
+        return cls(resumed_config(state["config"], overrides or {}, run_dir), run_dir, progress=progress,
+                   state=state, dist=dist, profile=profile, allow_data_change=allow_data_change)

@@ -204,6 +204,32 @@ class Stream(IntEnum):
     HINTS = 5         # a hint model's simulated hints (with its slot, one stream per sample)
 
 
+@dataclass(frozen=True)
+class RankDraws:
+    """This rank's share of every step's random draws: slots ``rank·B … (rank+1)·B − 1`` of the global batch of
+    ``B × world``, each draw a pure function of (seed, step, k, stream[, slot]) — N processes draw what one does."""
+
+    seed: int
+    batch_size: int
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def slots(self) -> range:
+        return range(self.rank * self.batch_size, (self.rank + 1) * self.batch_size)
+
+    def per_sample(self, step: int, k: int, stream: Stream) -> list[torch.Generator]:
+        """One generator per slot of this rank: ``seeded_generator(seed, step, k, stream, slot)``."""
+        return [seeded_generator(self.seed, step, k, stream, slot) for slot in self.slots]
+
+    def tensor(self, step: int, k: int, stream: Stream, shape: tuple[int, ...], normal: bool = False) -> Tensor:
+        """This rank's rows ``(B, *shape)`` of the ``(B·world, *shape)`` draws of batch ``k`` from ``stream``,
+        uniform in [0, 1) or N(0, 1)."""
+        gen = seeded_generator(self.seed, step, k, stream)
+        draw = (torch.randn if normal else torch.rand)(self.batch_size * self.world, *shape, generator=gen)
+        return draw[self.slots.start:self.slots.stop]
+
+
 def sample_generator(seed: int, step: int, k: int, slot: int) -> torch.Generator:
     """The random stream of one sample (:attr:`Stream.SAMPLES` of its batch)."""
     return seeded_generator(seed, step, k, Stream.SAMPLES, slot)
