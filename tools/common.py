@@ -47,6 +47,16 @@ SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photogra
               "immunohistochemistry": "microscope slide"}
 
 
+def installed_by(path: Path, package: str) -> bool:
+    """Whether Debian's dpkg lists ``path`` as a file of ``package`` (True where dpkg keeps no list): two packages
+    share /usr/share/backgrounds, and a photo of a package held out must not join another's source."""
+    lists = list(Path("/var/lib/dpkg/info").glob(f"{package}.list")) + \
+        list(Path("/var/lib/dpkg/info").glob(f"{package}:*.list"))
+    if not lists:
+        return True
+    return any(str(path) in lst.read_text().splitlines() for lst in lists)
+
+
 def gather_photos() -> tuple[list[Photo], list[str]]:
     """Every offline photo found (with a reason when it is left out), and a line per source that is missing."""
     photos, missing = [], []
@@ -68,7 +78,7 @@ def gather_photos() -> tuple[list[Photo], list[str]]:
     except ImportError:
         missing.append("scikit-learn's china.jpg and flower.jpg (pip install scikit-learn)")
     for source, (folder, pattern, package) in PACKAGES.items():
-        files = sorted(Path(folder).glob(pattern))
+        files = sorted(f for f in Path(folder).glob(pattern) if installed_by(f, package))
         if source == "ukui-wallpapers":
             files = [f for f in files if f.name in UKUI]
         if not files:
