@@ -14,11 +14,15 @@ from pix2gan.checkpoint import load_checkpoint
 from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import (REFERENCE_DIM, Hints, Point, hint_map, ab_bins, palette_colours, parse_hints,
-                           reference_vector)
+from pix2gan.hints import (REFERENCE_DIM, Hints, Point, Steering, ab_bins, follow_points, follow_reference,
+                           hint_map, lightness_palette, palette_colours, parse_hints, reference_vector)
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
+
+#: Colour points are followed at the image's resolution up to this short side (a sparse solve per image: about a
+#: second per 100,000 pixels on one core).
+SPREAD_SIZE = 512
 from pix2gan.tasks import make_task
 from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
@@ -45,12 +49,14 @@ class Colorizer:
     """
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu",
-                 strength: float = 1.0, task: ColorizeTask | None = None, backend: str = "auto"):
+                 strength: float = 1.0, task: ColorizeTask | None = None, backend: str = "auto",
+                 steer: Steering | None = Steering()):
         self.G, self.device = on_device(generator, device)
         self.size = size
         self.strength = check_strength(strength)
         self.task = task or ColorizeTask()
         self.backend = check_backend(backend)
+        self.steer = steer  # how hints are followed after the network; None: its output as it is
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None,
@@ -85,11 +91,12 @@ class Colorizer:
         """Whether the model was trained with hint inputs (``pix2gan train --hints``)."""
         return self.task.hints
 
-    def working_size(self, h: int, w: int) -> tuple[int, int]:
-        """The (h, w) colour is predicted at for an ``h`` × ``w`` image: short side at the model's size; the long
-        side at most 16 × that, so memory stays bounded for any aspect ratio (a 3×70000 strip is predicted at
-        1×1536 and its colour upsampled)."""
-        scale = min(self.size / min(h, w), 16 * self.size / max(h, w))
+    def working_size(self, h: int, w: int, short: int | None = None) -> tuple[int, int]:
+        """The (h, w) colour is predicted at for an ``h`` × ``w`` image: short side at the model's size (or
+        ``short``); the long side at most 16 × that, so memory stays bounded for any aspect ratio (a 3×70000 strip
+        is predicted at 1×1536 and its colour upsampled)."""
+        short = short or self.size
+        scale = min(short / min(h, w), 16 * short / max(h, w))
         return max(1, round(h * scale)), max(1, round(w * scale))
 
     def _ab(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
@@ -100,10 +107,31 @@ class Colorizer:
         h, w = light.shape[-2:]
         cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
-        ab = (self.G(cond, **extra) if code is None else self.G(cond, code.to(self.device), **extra)) * self.strength
+        ab = self.G(cond, **extra) if code is None else self.G(cond, code.to(self.device), **extra)
+        if hints is not None and hints.palette is not None and self.steer is not None:
+            ab = follow_reference(cond[:, :1], ab, hints.palette, self.steer.reference_spread)
+        ab = ab * self.strength
         if smoother is not None:
             ab = smoother(cond[:, :1], ab)
-        return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        if hints is not None and hints.points and self.steer is not None:
+            ab = self._follow_points(light, ab, hints.points)
+        return ab
+
+    def _follow_points(self, light: torch.Tensor, ab: torch.Tensor, points) -> torch.Tensor:
+        """``ab`` ``(1, 2, H, W)`` made to follow the colour ``points`` over the full-resolution ``light``
+        (:func:`~pix2gan.hints.follow_points`), at the image's own resolution up to short side
+        :data:`SPREAD_SIZE` (larger images: there, and the points' correction upsampled)."""
+        h, w = light.shape[-2:]
+        short = max(self.size, SPREAD_SIZE)
+        small = self.working_size(h, w, short) if min(h, w) > short or max(h, w) > 16 * short else (h, w)
+        if small == (h, w):
+            return follow_points(light, ab, hint_map(points, (h, w), small).to(ab.device), self.steer.keep)
+        down = dict(size=small, mode="bilinear", antialias=True, align_corners=False)
+        light_s, ab_s = F.interpolate(light, **down), F.interpolate(ab, **down)
+        keep = self.steer.keep
+        fixed = follow_points(light_s, ab_s, hint_map(points, (h, w), small).to(ab.device), keep)
+        return keep * ab + F.interpolate(fixed - keep * ab_s, size=(h, w), mode="bilinear", align_corners=False)
 
     def hints(self, width: int, height: int, points=None, reference: Image.Image | None = None) -> Hints | None:
         """Hints for a ``width`` × ``height`` image: ``points`` (a hints document ``{"points": [...]}``, a list of
@@ -118,10 +146,10 @@ class Colorizer:
             points = parse_hints(points, width, height)
         elif points and not isinstance(points[0], Point):
             points = parse_hints({"points": list(points)}, width, height)
-        ref = None
-        if reference is not None:
-            ref = reference_vector(torch.from_numpy(to_rgb_float(reference)).permute(2, 0, 1)[None], self.size)
-        return Hints(tuple(points or ()), ref)
+        if reference is None:
+            return Hints(tuple(points or ()))
+        rgb = torch.from_numpy(to_rgb_float(reference)).permute(2, 0, 1)[None]
+        return Hints(tuple(points or ()), reference_vector(rgb, self.size), lightness_palette(rgb, self.size))
 
     def _model_input(self, light: torch.Tensor, hints: Hints | None) -> tuple[torch.Tensor, dict]:
         """The full-resolution ``light`` ``(1, 1, H, W)`` at the model's size (with a hint model's hint maps: the

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pix2gan.errors import Pix2GanError
+from pix2gan.propagate import spread
 
 #: Hint channels beside L: the points' ab (ab/110, as the generator's output) and their mask.
 HINT_CHANNELS = 3
@@ -210,11 +211,104 @@ def reference_vector(rgb: Tensor, short: int) -> Tensor:
 
 @dataclass(frozen=True)
 class Hints:
-    """What steers a hint model on one image: ``points`` (input pixels) and a ``reference`` vector
-    ``(1, REFERENCE_DIM)`` (None: no reference)."""
+    """What steers a hint model on one image: ``points`` (input pixels), a reference photo's ``reference`` vector
+    ``(1, REFERENCE_DIM)`` (the network's global hint) and its ``palette`` (:func:`lightness_palette`, which the
+    colorizer follows after the network); None: no reference."""
 
     points: tuple[Point, ...] = ()
     reference: Tensor | None = None
+    palette: Tensor | None = None
+
+
+#: The reference photo's colours by lightness (:func:`lightness_palette`): bins over L 0…100, and a*b* bins of
+#: this side (a*, b* units) over −128…128.
+PALETTE_LIGHT_BINS, PALETTE_STEP = 16, 8
+#: How far (σ, a*b* units) a reference's colour may lie from the model's own and still be the one it meant: small
+#: trusts the model's choice among the reference's colours, large gives each lightness the reference's mean colour.
+#: Chosen on held-out photos (lomiri-wallpapers-16.04, palapeli-data) with tools/bench_hints.py --choose.
+REFERENCE_SPREAD = 80.0
+
+
+def _palette_grid() -> Tensor:
+    """The a*b* bins' centres ``(K², 2)`` in ab/110 units, a* first (row-major)."""
+    centres = (torch.arange(-128, 128, PALETTE_STEP, dtype=torch.float32) + PALETTE_STEP / 2) / 110.0
+    return torch.cartesian_prod(centres, centres)
+
+
+def _light_bins(light: Tensor) -> Tensor:
+    """L/50 − 1 → the lightness bin of :data:`PALETTE_LIGHT_BINS` (long, same shape)."""
+    return ((light.float() + 1) / 2 * PALETTE_LIGHT_BINS).long().clamp_(0, PALETTE_LIGHT_BINS - 1)
+
+
+def lightness_palette(rgb: Tensor, short: int) -> Tensor:
+    """A reference photo, sRGB ``(1, 3, H, W)`` in [0, 1] (measured at short side ``short``), → its colours by
+    lightness ``(PALETTE_LIGHT_BINS, K²)``: row ``l`` the share of each a*b* bin among the photo's pixels of about
+    that lightness (each lightness bin's counts plus half of its neighbours', plus 5 % of the whole photo's
+    distribution, so a lightness the photo lacks borrows its colours from around it). Rows sum to 1."""
+    h, w = rgb.shape[-2:]
+    s = min(1.0, short / min(h, w))
+    small = F.interpolate(rgb.float(), size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
+                          antialias=True, align_corners=False).clamp(0, 1)
+    lab = kornia.color.rgb_to_lab(small)[0].flatten(1)  # (3, N)
+    k = 256 // PALETTE_STEP
+    ab = ((lab[1:] + 128) / PALETTE_STEP).long().clamp_(0, k - 1)
+    cell = _light_bins(lab[0] / 50 - 1) * k * k + ab[0] * k + ab[1]
+    counts = torch.zeros(PALETTE_LIGHT_BINS * k * k).scatter_add_(0, cell, torch.ones(len(cell)))
+    counts = counts.view(PALETTE_LIGHT_BINS, k * k)
+    smooth = counts.clone()
+    smooth[1:] += 0.5 * counts[:-1]
+    smooth[:-1] += 0.5 * counts[1:]
+    whole = counts.sum(0) / counts.sum()
+    rows = smooth / smooth.sum(1, keepdim=True).clamp(min=1) + 0.05 * whole
+    return rows / rows.sum(1, keepdim=True)
+
+
+def follow_reference(light: Tensor, ab: Tensor, palette: Tensor, spread_ab: float = REFERENCE_SPREAD) -> Tensor:
+    """A colouring ``ab`` ``(1, 2, h, w)`` (ab/110) moved into a reference's colours: each pixel gets the mean of
+    the reference's colours at its lightness (``palette``, :func:`lightness_palette`; ``light`` ``(1, 1, h, w)``
+    L/50 − 1) weighted by how often the reference has them and by how close they are to the model's colour there
+    (a Gaussian of σ ``spread_ab`` a*b* units): the reference says which colours, the model which of them where."""
+    grid = _palette_grid().to(ab.device)
+    bins = _light_bins(light[0, 0]).flatten()
+    pred = ab[0].flatten(1).T.float()  # (N, 2)
+    log_prior = palette.to(ab.device).clamp(min=1e-12).log()
+    scale = 2 * (spread_ab / 110.0) ** 2
+    out = torch.empty_like(pred)
+    for start in range(0, len(pred), 8192):  # (8192, K²) weights at a time: memory bounded for any image
+        part = slice(start, start + 8192)
+        logits = log_prior[bins[part]] - torch.cdist(pred[part], grid).pow(2) / scale
+        out[part] = torch.softmax(logits, 1) @ grid
+    return out.T.reshape_as(ab[0])[None].to(ab.dtype)
+
+
+#: The share of the model's own colouring that colour points keep around them (:func:`follow_points`): 0 is
+#: Levin's colorization of the points, 1 the model's colours moved to agree with them. Chosen on held-out photos
+#: (lomiri-wallpapers-16.04, palapeli-data) with tools/bench_hints.py --choose, never on the report photos.
+KEEP = 0.25
+
+
+def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP) -> Tensor:
+    """A colouring ``ab`` ``(1, 2, h, w)`` made to follow the hint ``maps`` ``(1, 3, h, w)`` (:func:`hint_map`):
+    ``keep · ab`` plus the difference between the hints and it, spread edge-aware over the lightness ``light``
+    ``(1, 1, h, w)`` in [-1, 1] (:func:`~pix2gan.propagate.spread`). Equal to each hint on its pixels; between them
+    the points' colours go where L says they belong, with ``keep`` of the model's own variation around them."""
+    fixed = maps[0, 2] > 0.5
+    if not bool(fixed.any()):
+        return ab
+    prior = keep * ab
+    difference = (maps[0, :2] - prior[0]).permute(1, 2, 0).float().cpu().numpy()
+    lightness = ((light[0, 0].float() + 1) / 2).cpu().numpy()
+    correction = spread(lightness, difference, fixed.cpu().numpy())
+    return prior + torch.from_numpy(correction).permute(2, 0, 1)[None].to(ab)
+
+
+@dataclass(frozen=True)
+class Steering:
+    """How the colorizer makes a hint model's colours follow the hints after the network: ``keep`` for colour points
+    (:func:`follow_points`), ``reference_spread`` for a reference photo's palette (:func:`follow_reference`)."""
+
+    keep: float = KEEP
+    reference_spread: float = REFERENCE_SPREAD
 
 
 class HintFiles:

@@ -12,9 +12,10 @@ from PIL import Image
 from pix2gan.cli import main
 from pix2gan.colorizer import Colorizer
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point, colour_distribution,
-                           draw_patch, draw_point_count, hint_map, parse_hints, reference_vector, simulate_hints,
-                           srgb_to_ab)
+from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point,
+                           colour_distribution, draw_patch, draw_point_count, follow_points, follow_reference, hint_map,
+                           lightness_palette, parse_hints, reference_vector, simulate_hints, srgb_to_ab)
+from pix2gan.propagate import spread
 from pix2gan.data.source import Stream, seeded_generator
 
 from helpers import TINY, assert_same_weights, gray, make_photo, straight_and_resumed, tiny
@@ -298,3 +299,63 @@ def test_suggestions_start_with_the_models_own_colour_and_stay_apart(hint_run):
             assert skimage.color.deltaE_ciede2000(lab[i], lab[j]) >= 9.5  # apart (8-bit rounding aside)
     with pytest.raises(Pix2GanError, match="outside"):
         model.suggest(img, 32, 0)
+
+
+# ----------------------------------------------------------------------------------------------- steering after G
+def test_spread_fills_flat_regions_and_stops_at_edges():
+    light = np.full((12, 16), 0.5)
+    fixed = np.zeros((12, 16), bool)
+    fixed[3, 4] = True
+    values = np.zeros((12, 16, 2))
+    values[3, 4] = (0.3, -0.2)
+    flat = spread(light, values, fixed)
+    assert np.allclose(flat, (0.3, -0.2))  # one point colours a flat image whole (Levin's colorization)
+    light[:, 8:] = 0.9  # an edge between two regions, a point on each side
+    fixed[3, 12], values[3, 12] = True, (-0.4, 0.1)
+    two = spread(light, values, fixed)
+    assert np.abs(two[:, :8] - (0.3, -0.2)).max() < 0.05 and np.abs(two[:, 8:] - (-0.4, 0.1)).max() < 0.05
+    assert not spread(light, values, np.zeros_like(fixed)).any()
+
+
+def test_points_are_followed_exactly_and_keep_the_models_colours_around_them():
+    light = torch.zeros(1, 1, 10, 14)
+    light[..., 7:] = 0.6
+    ab = torch.full((1, 2, 10, 14), 0.2)
+    maps = torch.zeros(1, 3, 10, 14)
+    maps[0, :2, 2, 2], maps[0, 2, 2, 2] = torch.tensor([-0.3, 0.4]), 1
+    for keep in (0.0, 0.5, 1.0):
+        out = follow_points(light, ab, maps, keep)
+        assert torch.allclose(out[0, :, 2, 2], torch.tensor([-0.3, 0.4]))
+    assert torch.allclose(follow_points(light, ab, maps, 1.0), torch.tensor([-0.3, 0.4]).view(1, 2, 1, 1)
+                          .expand_as(ab), atol=1e-5)  # flat model colours: the point's colour everywhere
+    assert torch.equal(follow_points(light, ab, torch.zeros_like(maps)), ab)  # no points: the model's colours
+
+
+def test_a_reference_palette_gives_each_lightness_its_colours():
+    ref = np.zeros((20, 20, 3), np.uint8)
+    ref[:10], ref[10:] = (30, 40, 140), (235, 220, 60)  # a dark blue and a light yellow
+    palette = lightness_palette(torch.from_numpy(ref).permute(2, 0, 1)[None].float() / 255, 32)
+    assert palette.shape[0] == 16 and torch.allclose(palette.sum(1), torch.ones(16))
+    light = torch.tensor([[-0.45, 0.75]]).view(1, 1, 1, 2)  # about L 27 and L 87
+    gray_model = torch.zeros(1, 2, 1, 2)
+    out = follow_reference(light, gray_model, palette, spread_ab=1e6)
+    assert out[0, 1, 0, 0] < -0.2 and out[0, 1, 0, 1] > 0.3  # b*: blue where dark, yellow where light
+    red_model = torch.tensor([0.5, 0.3]).view(1, 2, 1, 1).expand(1, 2, 1, 2)
+    assert (follow_reference(light, red_model, palette, spread_ab=1e6) - out).abs().max() < 1e-4  # σ large: the mean
+
+
+def test_the_colorizer_paints_the_points_colour_at_any_strength(hint_run):
+    import skimage.color
+
+    rgb = make_photo(np.random.default_rng(3), 40, 48)
+    img = Image.fromarray(rgb)  # the colorizer reads its CIE L alone (PIL's gray would be another lightness)
+    points = [{"x": x, "y": y, "color": [int(v) for v in rgb[y, x]]} for x, y in ((5, 6), (40, 30), (20, 33))]
+    for strength in (0.0, 1.0):
+        model = Colorizer.from_checkpoint(hint_run, "cpu", size=32, strength=strength)
+        out = np.asarray(model(img, hints=points))
+        got = skimage.color.rgb2lab(np.stack([out[p["y"], p["x"]] for p in points])[None])[0]
+        want = skimage.color.rgb2lab(np.array([[p["color"] for p in points]], np.uint8))[0]
+        assert skimage.color.deltaE_ciede2000(got, want).max() < 2
+    raw = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
+    raw.steer = None  # the network's own output: the steering above is what put the colours there
+    assert not np.array_equal(np.asarray(raw(img, hints=points)), out)

@@ -3,11 +3,16 @@ number of simulated clicks, 0 … 200), the colour at the hinted pixels, and the
 
     python tools/bench_hints.py --out runs/hints                     # the bundled model, against the baselines
     python tools/bench_hints.py --model new.pt --no-hint-model old.pt --plot docs/hint_sweep.png
+    python tools/bench_hints.py --model new.pt --choose    # the steering settings, on the selection photos
+
+Photos for choosing (``--choose``: pix2gan.hints' KEEP and REFERENCE_SPREAD): the photographs of Debian's
+lomiri-wallpapers-16.04 and the bundled recipe's held-out palapeli-data photos — never trained on, never reported.
 
 Photos: OpenCV's sample photographs (Debian's opencv-doc: `apt-get install opencv-doc`), a source no model of this
 project trains on or is chosen on, scaled to short side 256. Methods, all given exactly the same clicks
-(pix2gan.hint_sweep): the model with hints; the model trained alike without hint inputs (no points: its curve is
-flat); Levin et al. 2004 and a nearest-point fill (tools/levin.py); gray. Each method's figures are kept in
+(pix2gan.hint_sweep): the model with hints as the colorizer runs it (the network, then the points and reference
+followed: pix2gan.hints.Steering) and its network alone; the model trained alike without hint inputs (no points: its
+curve is flat); Levin et al. 2004 and a nearest-point fill (tools/levin.py); gray. Each method's figures are kept in
 OUT/sweep.json and not computed again (delete the file to redo them).
 """
 
@@ -25,7 +30,7 @@ from PIL import Image
 
 from pix2gan.colorizer import DEFAULT_WEIGHTS, Colorizer
 from pix2gan.hint_sweep import COUNTS, colorizer_method, figures, simulated_clicks, sweep
-from pix2gan.hints import Hints
+from pix2gan.hints import Hints, Steering
 from pix2gan.runtime import cpu_description
 
 from common import shrink  # tools/common.py
@@ -40,11 +45,55 @@ REPORT_PHOTOS = ("aero1.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "board.jpg
                  "squirrel_cls.jpg", "stuff.jpg")
 
 
+#: The photos the steering settings are chosen on (folder, package, names): looked at one by one, photographs only.
+SELECT_PHOTOS = (
+    ("/usr/share/backgrounds", "lomiri-wallpapers-16.04",
+     ("Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg", "Picture_0B_by_freespace.jpg",
+      "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
+      "free_by_Peter_Nerlich.jpg", "friends_by_Aitzol_Berasategi.jpg", "greentock_by_Peter_Nerlich.jpg",
+      "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+      "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg")),
+    ("/usr/share/palapeli/collection", "palapeli-data",
+     ("castle-maintenon.jpg", "cincinnati-bridge.jpg", "citrus-fruits.jpg", "european-honey-bee.jpg",
+      "panther-chameleon-female.jpg")),
+)
+
+
+def load_photos(groups) -> list[tuple[str, np.ndarray]]:
+    """``(folder, package, names)`` groups → (name, sRGB uint8 at short side 256); exits naming what is missing."""
+    photos = []
+    for folder, package, names in groups:
+        missing = [n for n in names if not (Path(folder) / n).is_file()]
+        if missing:
+            sys.exit(f"missing {', '.join(missing)}: apt-get install {package}")
+        photos += [(n, np.array(shrink(Image.open(Path(folder) / n).convert("RGB"), 256))) for n in names]
+    return photos
+
+
 def report_photos() -> list[tuple[str, np.ndarray]]:
-    missing = [n for n in REPORT_PHOTOS if not (OPENCV / n).is_file()]
-    if missing:
-        sys.exit(f"missing {', '.join(missing)}: apt-get install opencv-doc")
-    return [(n, np.array(shrink(Image.open(OPENCV / n).convert("RGB"), 256))) for n in REPORT_PHOTOS]
+    return load_photos([(str(OPENCV), "opencv-doc", REPORT_PHOTOS)])
+
+
+def choose(model: Colorizer, keeps=(0.0, 0.25, 0.5, 0.75, 1.0), spreads=(10, 20, 40, 80, 1e6)) -> None:
+    """Print what the steering settings give on the selection photos: PSNR at 10 and 100 clicks for each ``keep``
+    (against Levin's), and the own-colour reference's PSNR for each ``reference_spread`` (against the mean tint)."""
+    photos = load_photos(SELECT_PHOTOS)
+    print(f"# choosing on {len(photos)} selection photos (lomiri-wallpapers-16.04, palapeli-data)")
+    methods = {"levin": levin}
+    for keep in keeps:
+        steered = Colorizer(model.G, model.size, "cpu", model.strength, model.task, steer=Steering(keep=keep))
+        methods[f"keep {keep:g}"] = colorizer_method(steered)
+    for name, curve in sweep(methods, photos, (10, 100)).items():
+        print(f"{name}: PSNR {curve[10]['psnr']:.2f} dB at 10 clicks, {curve[100]['psnr']:.2f} at 100")
+    rows = {"mean tint": [figures(mean_tint(rgb, rgb), rgb)["psnr"] for _, rgb in photos]}
+    for spread in spreads:
+        steered = Colorizer(model.G, model.size, "cpu", model.strength, model.task,
+                            steer=Steering(reference_spread=spread))
+        rows[f"reference spread {spread:g}"] = [
+            figures(np.asarray(steered(Image.fromarray(rgb), reference=Image.fromarray(rgb))), rgb)["psnr"]
+            for _, rgb in photos]
+    for name, values in rows.items():
+        print(f"{name}: PSNR {np.mean(values):.2f} dB with the photo's own colours as the reference")
 
 
 def hinted_pixel_delta_e(colorizer: Colorizer, photos, count: int, seed: int = 0) -> float:
@@ -99,10 +148,16 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("runs/hints"))
     p.add_argument("--model", type=Path, default=DEFAULT_WEIGHTS, help="a hint model (default: the bundled one)")
     p.add_argument("--no-hint-model", type=Path, default=None, help="the model trained alike without hint inputs")
-    p.add_argument("--methods", default="model,no-hint model,levin,nearest,gray",
-                   help="comma-separated, of: model, no-hint model, levin, nearest, gray")
+    p.add_argument("--methods", default="model,network alone,no-hint model,levin,nearest,gray",
+                   help="comma-separated, of: model (the colorizer as shipped: the network, then the steering), "
+                        "network alone (no steering), no-hint model, levin, nearest, gray")
     p.add_argument("--plot", type=Path, default=None, help="write the sweep's figure here")
+    p.add_argument("--choose", action="store_true", help="print the steering settings' figures on the selection "
+                   "photos (and nothing on the report photos)")
     args = p.parse_args()
+    if args.choose:
+        choose(Colorizer.from_checkpoint(args.model, "cpu"))
+        return 0
 
     photos = report_photos()
     print(f"# {cpu_description()}; {len(photos)} photos (OpenCV's samples, short side 256); counts {COUNTS}")
@@ -111,6 +166,8 @@ def main() -> int:
     results = json.loads(store.read_text()) if store.exists() else {}
     model = Colorizer.from_checkpoint(args.model, "cpu")
     makers = {"model": lambda: colorizer_method(model), "levin": lambda: levin, "nearest": lambda: nearest_fill,
+              "network alone": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", model.strength,
+                                                                  model.task, steer=None)),
               "gray": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", 0.0, model.task)),
               "no-hint model": lambda: colorizer_method(Colorizer.from_checkpoint(args.no_hint_model, "cpu"))}
     for name in args.methods.split(","):
