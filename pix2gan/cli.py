@@ -268,14 +268,14 @@ def _add_colorize(sub) -> None:
                    help="videos: encoder quality, H.264/VP9 constant rate factor (0 = lossless, 51 = worst; "
                         "default %(default)s)")
     p.add_argument("--hints", type=Path, metavar="H",
-                   help="colour points for a model trained with --hints (docs/hints.md; not the bundled one yet): a JSON "
+                   help="colour points for a model trained with --hints (docs/hints.md; the bundled one is): a JSON "
                         "file {\"points\": [{\"x\": 120, \"y\": 45, \"color\": \"#3a6ea5\", \"size\": 9}]} for one image "
                         "or video (every frame), or for a folder INPUT a folder mirroring it with NAME.json per "
                         "image (none: no hints for that image). x, y: column and row in input pixels; color: "
                         "#rrggbb or [r, g, b]; size: optional side of the square it covers, in input pixels")
     p.add_argument("--reference", type=Path, metavar="PHOTO",
-                   help="a colour photo whose colours the result should follow (its colour distribution: a "
-                        "global hint for every input)")
+                   help="a colour photo whose colours the result should follow (its colour distribution and its "
+                        "colours at each lightness: a global hint for every input)")
     p.set_defaults(func=cmd_colorize)
 
 
@@ -294,11 +294,11 @@ def cmd_colorize(args) -> int:
 
     files = HintFiles(args.input, args.hints) if args.hints is not None and args.input.exists() else None
     reference = read_image(args.reference) if args.reference is not None else None
-    reference_hint = None  # the reference's vector, measured once at the model's scale
+    measured: Hints | None = None  # the reference's vector and palette, measured once at the model's scale
     steered = files is not None or reference is not None  # hints read per input only then
 
     def load():
-        nonlocal reference_hint
+        nonlocal measured
         if args.checkpoint is not None:
             model = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
                                               strength=args.strength, backend=args.backend)
@@ -311,14 +311,15 @@ def cmd_colorize(args) -> int:
             raise Pix2GanError(f"{args.checkpoint or 'the bundled colorizer'}: trained without hint inputs "
                                f"(pix2gan train --hints), so --hints and --reference cannot steer it")
         if reference is not None:
-            reference_hint = model.hints(*reference.size, reference=reference).reference
+            measured = model.hints(*reference.size, reference=reference)
         return model
 
     def hints_for(model, src, size) -> Hints | None:
         path = files.path_for(src) if files else None
-        if path is None and reference_hint is None:
+        if path is None and measured is None:
             return None
-        return Hints(tuple(read_hints(path, *size)) if path else (), reference_hint)
+        points = tuple(read_hints(path, *size)) if path else ()
+        return Hints(points, *((measured.reference, measured.palette) if measured else ()))
 
     def video(model, src, tmp, seed):
         info = probe(src) if steered else None  # the frame size the hints are checked against

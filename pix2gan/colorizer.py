@@ -160,7 +160,8 @@ class Colorizer:
         if not self.takes_hints:
             return cond, {}
         hints = hints or Hints()
-        cond = self.task.with_hints(cond, hint_map(hints.points, (h, w), small).to(self.device))
+        shown = hints.points if self.steer is None or self.steer.points_to_network else ()
+        cond = self.task.with_hints(cond, hint_map(shown, (h, w), small).to(self.device))
         return cond, {} if hints.reference is None else {"reference": hints.reference.to(self.device)}
 
     @torch.inference_mode()

@@ -305,10 +305,14 @@ def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP) -
 @dataclass(frozen=True)
 class Steering:
     """How the colorizer makes a hint model's colours follow the hints after the network: ``keep`` for colour points
-    (:func:`follow_points`), ``reference_spread`` for a reference photo's palette (:func:`follow_reference`)."""
+    (:func:`follow_points`), ``reference_spread`` for a reference photo's palette (:func:`follow_reference`);
+    ``points_to_network``: whether the network is given the points too (its hint channels). Off by default: the
+    bundled network paints hard-edged blocks around points (:class:`HintFill`'s cell means stop abruptly at the first
+    cell without a hint), while its unhinted colours are smooth, so points are followed after it alone."""
 
     keep: float = KEEP
     reference_spread: float = REFERENCE_SPREAD
+    points_to_network: bool = False
 
 
 class HintFiles:

@@ -12,7 +12,7 @@ from PIL import Image
 from pix2gan.cli import main
 from pix2gan.colorizer import Colorizer
 from pix2gan.errors import Pix2GanError
-from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point,
+from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point, Steering,
                            colour_distribution, draw_patch, draw_point_count, follow_points, follow_reference, hint_map,
                            lightness_palette, parse_hints, reference_vector, simulate_hints, srgb_to_ab)
 from pix2gan.propagate import spread
@@ -169,6 +169,7 @@ class Recorder(torch.nn.Module):
 
 def test_hints_reach_the_generator_at_their_pixels_at_the_models_scale(hint_run):
     model = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
+    model.steer = Steering(points_to_network=True)  # (by default the points are followed after the network alone)
     model.G = Recorder(model.G)
     img = Image.fromarray(make_photo(np.random.default_rng(0), 64, 96)).convert("L")
     ref = Image.fromarray(make_photo(np.random.default_rng(1), 40, 40))
@@ -188,6 +189,9 @@ def test_hints_reach_the_generator_at_their_pixels_at_the_models_scale(hint_run)
     model(img)  # no hints: zeros, no reference
     x, reference = model.G.calls[-1]
     assert not x[0, 1:].any() and reference is None
+    model.steer = Steering()  # the default: points followed after the network, which does not see them
+    model(img, hints=[{"x": 10, "y": 20, "color": "#3a6ea5"}])
+    assert not model.G.calls[-1][0][0, 1:].any()
 
 
 def test_the_cli_steers_a_hint_model_and_refuses_bad_hints_one_image_at_a_time(hint_run, tmp_path, capsys):
@@ -215,7 +219,10 @@ def test_the_cli_steers_a_hint_model_and_refuses_bad_hints_one_image_at_a_time(h
     one = tmp_path / "one.png"
     assert main(["colorize", str(src / "d.png"), str(one), "--checkpoint", str(hint_run), "--quiet",
                  "--hints", str(hints / "a.json"), "--reference", str(out / "a.png")]) == 0
-    assert one.is_file()
+    alone = tmp_path / "alone.png"
+    assert main(["colorize", str(src / "d.png"), str(alone), "--checkpoint", str(hint_run), "--quiet",
+                 "--hints", str(hints / "a.json")]) == 0
+    assert not np.array_equal(np.asarray(Image.open(one)), np.asarray(Image.open(alone)))  # the reference counts
 
 
 @pytest.mark.parametrize("argv, message", [

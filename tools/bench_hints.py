@@ -76,13 +76,16 @@ def report_photos() -> list[tuple[str, np.ndarray]]:
 
 def choose(model: Colorizer, keeps=(0.0, 0.25, 0.5, 0.75, 1.0), spreads=(10, 20, 40, 80, 1e6)) -> None:
     """Print what the steering settings give on the selection photos: PSNR at 10 and 100 clicks for each ``keep``
-    (against Levin's), and the own-colour reference's PSNR for each ``reference_spread`` (against the mean tint)."""
+    (against Levin's; and with the points given to the network too), and the own-colour reference's PSNR for each ``reference_spread`` (against the mean tint)."""
     photos = load_photos(SELECT_PHOTOS)
     print(f"# choosing on {len(photos)} selection photos (lomiri-wallpapers-16.04, palapeli-data)")
     methods = {"levin": levin}
     for keep in keeps:
         steered = Colorizer(model.G, model.size, "cpu", model.strength, model.task, steer=Steering(keep=keep))
         methods[f"keep {keep:g}"] = colorizer_method(steered)
+    shown = Colorizer(model.G, model.size, "cpu", model.strength, model.task,
+                      steer=Steering(keep=0.25, points_to_network=True))
+    methods["keep 0.25, points given to the network too"] = colorizer_method(shown)
     for name, curve in sweep(methods, photos, (10, 100)).items():
         print(f"{name}: PSNR {curve[10]['psnr']:.2f} dB at 10 clicks, {curve[100]['psnr']:.2f} at 100")
     rows = {"mean tint": [figures(mean_tint(rgb, rgb), rgb)["psnr"] for _, rgb in photos]}
@@ -148,9 +151,11 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path("runs/hints"))
     p.add_argument("--model", type=Path, default=DEFAULT_WEIGHTS, help="a hint model (default: the bundled one)")
     p.add_argument("--no-hint-model", type=Path, default=None, help="the model trained alike without hint inputs")
-    p.add_argument("--methods", default="model,network alone,no-hint model,levin,nearest,gray",
+    p.add_argument("--methods", default="model,network alone,points given to the network too,no-hint model,levin,"
+                                        "nearest,gray",
                    help="comma-separated, of: model (the colorizer as shipped: the network, then the steering), "
-                        "network alone (no steering), no-hint model, levin, nearest, gray")
+                        "network alone (no steering), points given to the network too, no-hint model, levin, "
+                        "nearest, gray")
     p.add_argument("--plot", type=Path, default=None, help="write the sweep's figure here")
     p.add_argument("--choose", action="store_true", help="print the steering settings' figures on the selection "
                    "photos (and nothing on the report photos)")
@@ -168,6 +173,8 @@ def main() -> int:
     makers = {"model": lambda: colorizer_method(model), "levin": lambda: levin, "nearest": lambda: nearest_fill,
               "network alone": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", model.strength,
                                                                   model.task, steer=None)),
+              "points given to the network too": lambda: colorizer_method(Colorizer(
+                  model.G, model.size, "cpu", model.strength, model.task, steer=Steering(points_to_network=True))),
               "gray": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", 0.0, model.task)),
               "no-hint model": lambda: colorizer_method(Colorizer.from_checkpoint(args.no_hint_model, "cpu"))}
     for name in args.methods.split(","):
