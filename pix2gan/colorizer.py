@@ -20,9 +20,10 @@ from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
 
-#: Colour points are followed at the image's resolution up to this short side (a sparse solve per image: about a
-#: second per 100,000 pixels on one core).
-SPREAD_SIZE = 512
+#: Colour points are followed at the image's resolution up to this short side, then the correction is upsampled
+#: like the predicted colour (a sparse direct solve per image: about 1.5 s at 256 × 384 on this project's 2-core
+#: AMD EPYC, and it grows faster than the pixel count — tools/bench_hints.py --timing).
+SPREAD_SIZE = 256
 from pix2gan.tasks import make_task
 from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
@@ -123,7 +124,7 @@ class Colorizer:
         (:func:`~pix2gan.hints.follow_points`), at the image's own resolution up to short side
         :data:`SPREAD_SIZE` (larger images: there, and the points' correction upsampled)."""
         h, w = light.shape[-2:]
-        short = max(self.size, SPREAD_SIZE)
+        short = SPREAD_SIZE
         small = self.working_size(h, w, short) if min(h, w) > short or max(h, w) > 16 * short else (h, w)
         if small == (h, w):
             return follow_points(light, ab, hint_map(points, (h, w), small).to(ab.device), self.steer.keep)

@@ -4,6 +4,7 @@ number of simulated clicks, 0 … 200), the colour at the hinted pixels, and the
     python tools/bench_hints.py --out runs/hints                     # the bundled model, against the baselines
     python tools/bench_hints.py --model new.pt --no-hint-model old.pt --plot docs/hint_sweep.png
     python tools/bench_hints.py --model new.pt --choose    # the steering settings, on the selection photos
+    python tools/bench_hints.py --timing                   # seconds per photo: no hints, 10 points, a reference
 
 Photos for choosing (``--choose``: pix2gan.hints' KEEP and REFERENCE_SPREAD): the photographs of Debian's
 lomiri-wallpapers-16.04 and the bundled recipe's held-out palapeli-data photos — never trained on, never reported.
@@ -124,6 +125,22 @@ def reference_figures(colorizer: Colorizer, photos) -> dict[str, dict[str, float
     return {k: {m: float(np.mean([r[m] for r in v])) for m in ("psnr", "delta_e")} for k, v in rows.items()}
 
 
+def timing(model: Colorizer, repeat: int = 3) -> None:
+    """Median seconds to colorize one 1024 × 640 photo (an OpenCV sample, resized) with no hints, 10 simulated
+    points, and a reference photo."""
+    photo = Image.open(OPENCV / "fruits.jpg").convert("RGB").resize((1024, 640), Image.BICUBIC)
+    rgb = np.asarray(photo)
+    cases = {"no hints": {}, "10 points": {"hints": Hints(tuple(simulated_clicks(rgb, 10, 0)))},
+             "reference": {"reference": Image.open(OPENCV / "orange.jpg").convert("RGB")}}
+    for name, kwargs in cases.items():
+        seconds = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            model(photo, **kwargs)
+            seconds.append(time.perf_counter() - t0)
+        print(f"1024 × 640, {name}: {np.median(seconds):.2f} s (median of {repeat})")
+
+
 def plot(results: dict, path: Path) -> None:
     import matplotlib
 
@@ -157,11 +174,16 @@ def main() -> int:
                         "network alone (no steering), points given to the network too, no-hint model, levin, "
                         "nearest, gray")
     p.add_argument("--plot", type=Path, default=None, help="write the sweep's figure here")
+    p.add_argument("--timing", action="store_true", help="time one photo-sized colorization with and without hints")
     p.add_argument("--choose", action="store_true", help="print the steering settings' figures on the selection "
                    "photos (and nothing on the report photos)")
     args = p.parse_args()
     if args.choose:
         choose(Colorizer.from_checkpoint(args.model, "cpu"))
+        return 0
+    if args.timing:
+        print(f"# {cpu_description()}")
+        timing(Colorizer.from_checkpoint(args.model, "cpu"))
         return 0
 
     photos = report_photos()
