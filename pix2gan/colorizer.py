@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +60,7 @@ class Colorizer:
         self.task = task or ColorizeTask()
         self.backend = check_backend(backend)
         self.steer = steer  # how hints are followed after the network; None: its output as it is
+        self.memo: Memo | None = None  # set (pix2gan serve): the colours before the points of the last images
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None,
@@ -102,9 +105,32 @@ class Colorizer:
 
     def _ab(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
             seed: int, hints: Hints | None = None) -> torch.Tensor:
-        """The predicted ab ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``: predicted at the
-        model's size (with a hint model's ``hints``), scaled by the strength, smoothed over a video's frames,
-        upsampled."""
+        """The predicted ab ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``: :meth:`_prior`,
+        then the colour points followed (``self.memo``, when set, keeps the prior of the last images: the points
+        change without the network running again)."""
+        key = self._memo_key(light, z, seed, hints) if self.memo is not None and smoother is None else None
+        ab = self.memo.get(key) if key is not None else None
+        if ab is None:
+            ab = self._prior(light, smoother, z, seed, hints)
+            if key is not None:
+                self.memo.put(key, ab)
+        if hints is not None and hints.points and self.steer is not None:
+            ab = self._follow_points(light, ab, hints.points)
+        return ab
+
+    def _memo_key(self, light: torch.Tensor, z, seed: int, hints: Hints | None) -> tuple | None:
+        """What :meth:`_prior` depends on, as a key (None when it depends on the points: they go to the network)."""
+        if hints is not None and hints.points and (self.steer is None or self.steer.points_to_network):
+            return None
+        digest = lambda t: None if t is None else hashlib.sha1(t.cpu().numpy().tobytes()).hexdigest()  # noqa: E731
+        return (digest(light), digest(z), seed, self.strength, self.size,
+                digest(hints.reference if hints else None), digest(hints.palette if hints else None))
+
+    def _prior(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
+               seed: int, hints: Hints | None = None) -> torch.Tensor:
+        """The colours before the points ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``:
+        predicted at the model's size, moved into a reference's colours, scaled by the strength, smoothed over a
+        video's frames, upsampled."""
         h, w = light.shape[-2:]
         cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
@@ -114,10 +140,7 @@ class Colorizer:
         ab = ab * self.strength
         if smoother is not None:
             ab = smoother(cond[:, :1], ab)
-        ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
-        if hints is not None and hints.points and self.steer is not None:
-            ab = self._follow_points(light, ab, hints.points)
-        return ab
+        return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
 
     def _follow_points(self, light: torch.Tensor, ab: torch.Tensor, points) -> torch.Tensor:
         """``ab`` ``(1, 2, H, W)`` made to follow the colour ``points`` over the full-resolution ``light``
@@ -247,7 +270,7 @@ class Colorizer:
                 refs[torch.arange(len(palette)), ab_bins(palette)] = 1.0
                 refs[:, -2], refs[:, -1] = palette.norm(dim=1), 1.0
                 told = self.G(cond.expand(len(palette), -1, -1, -1), reference=refs.to(self.device))[:, :, py, px]
-                candidates.append(told[(told.cpu() - palette).abs().sum(1).argsort()])
+                candidates.append(palette[(told.cpu() - palette).abs().sum(1).argsort()].to(answers))
         lab = torch.cat(candidates).cpu() * 110
         lab = torch.cat([torch.full((len(lab), 1), (light[0, 0, y, x].item() + 1) * 50), lab], 1).numpy()
         if code is not None:  # most frequent first: order the answers by how many others lie within ΔE 10
@@ -278,6 +301,24 @@ class Colorizer:
             frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code,  # noqa: E731
                                                   hints=hints)
         return transcode(Path(src), Path(dst), frame, crf=crf, progress=progress, desc=Path(src).name)
+
+
+class Memo:
+    """The last ``size`` values by key (least recently used dropped first)."""
+
+    def __init__(self, size: int = 4):
+        self.size, self.items = size, OrderedDict()
+
+    def get(self, key):
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        self.items[key] = value
+        while len(self.items) > self.size:
+            self.items.popitem(last=False)
 
 
 def check_strength(strength: float) -> float:
