@@ -10,7 +10,7 @@ setup(
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["pix2gan", "pix2gan.*"]),
-    package_data={"pix2gan": ["weights/*.pt"]},
+    package_data={"pix2gan": ["weights/*.pt", "web/*"]},
     python_requires=">=3.11",
     install_requires=[
         "torch>=2.2",
@@ -26,8 +26,10 @@ setup(
     extras_require={
         "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4"],
         "watch": ["tensorboard>=2.14"],
+        "serve": ["starlette>=0.37", "uvicorn>=0.29", "python-multipart>=0.0.9"],
         "dev": ["pytest>=7", "onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18", "safetensors>=0.4",
-                "tensorboard>=2.14"],
+                "tensorboard>=2.14", "starlette>=0.37", "uvicorn>=0.29", "python-multipart>=0.0.9", "httpx>=0.27",
+                "playwright>=1.40"],
     },
     entry_points={"console_scripts": ["pix2gan=pix2gan.cli:main"]},
 )

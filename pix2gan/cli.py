@@ -654,6 +654,43 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="colorize in the browser: a local web page and its API",
+                       description="Serve a local page (drop photos, slide the strength, click colours where they "
+                                   "belong, download the result) and its API (/api/colorize, /api/suggest, "
+                                   "/api/model). Needs the serve extra: pip install -e \".[serve]\".")
+    p.add_argument("--checkpoint", type=Path, help="a colorization checkpoint (default: the bundled colorizer)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=_positive("--port"), default=7860, help="default %(default)s")
+    p.add_argument("--max-upload-mb", type=float, default=50,
+                   help="largest request body accepted, in MiB (default %(default)s); larger: 413")
+    p.add_argument("--queue", type=_positive("--queue"), default=8,
+                   help="requests admitted at once for the one model (default %(default)s); more: 503")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    import importlib.util
+
+    from pix2gan.colorizer import Colorizer
+
+    if any(importlib.util.find_spec(m) is None for m in ("starlette", "uvicorn", "multipart")):
+        raise Pix2GanError('serve needs Starlette, uvicorn and python-multipart: pip install -e ".[serve]"')
+    from pix2gan.serve import serve
+
+    if not args.max_upload_mb > 0:
+        raise Pix2GanError(f"--max-upload-mb must be > 0, got {args.max_upload_mb:g}")
+    model = (Colorizer.from_checkpoint(args.checkpoint, args.device) if args.checkpoint is not None
+             else Colorizer.default(args.device))
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: anyone who can reach port {args.port} can use this server",
+              file=sys.stderr)
+    serve(model, args.host, args.port, args.max_upload_mb, args.queue)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pix2gan import __version__
 
@@ -672,6 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_compare(sub)
     _add_export(sub)
+    _add_serve(sub)
     return parser
 
 

@@ -366,3 +366,38 @@ def test_the_colorizer_paints_the_points_colour_at_any_strength(hint_run):
     raw = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
     raw.steer = None  # the network's own output: the steering above is what put the colours there
     assert not np.array_equal(np.asarray(raw(img, hints=points)), out)
+
+
+def test_the_memo_keeps_the_colours_before_the_points_and_nothing_else(hint_run):
+    from pix2gan.colorizer import Memo
+
+    rgb = make_photo(np.random.default_rng(4), 40, 48)
+    img, ref = Image.fromarray(rgb), Image.fromarray(make_photo(np.random.default_rng(5), 30, 30))
+    fresh = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
+    memo = Colorizer.from_checkpoint(hint_run, "cpu", size=32)
+    memo.memo = Memo(2)
+    one, two = [{"x": 5, "y": 6, "color": "#2a5cc8"}], [{"x": 5, "y": 6, "color": "#2a5cc8"},
+                                                        {"x": 30, "y": 20, "color": "#c83030"}]
+    for points, reference in ((one, None), (two, None), (two, ref), (one, ref), (None, None)):
+        assert np.array_equal(np.asarray(memo(img, hints=points, reference=reference)),
+                              np.asarray(fresh(img, hints=points, reference=reference)))
+    assert len(memo.memo.items) == 2  # without and with the reference (the points do not reach the network)
+
+
+def test_spread_solves_the_same_system_in_any_order(monkeypatch):
+    import pix2gan.propagate as propagate
+
+    for h, w in ((1, 9), (7, 5), (33, 20)):
+        order = propagate.dissection_order(h, w, leaf=4)
+        assert sorted(order.tolist()) == list(range(h * w))
+    rng = np.random.default_rng(0)
+    light, values = rng.random((9, 13)), rng.random((9, 13, 2))
+    fixed = rng.random((9, 13)) < 0.1
+    fixed[0, 0] = True
+    got = spread(light, values, fixed)
+    assert np.allclose(got[fixed], values[fixed])
+    for c in range(2):  # each free pixel a weighted mean of its neighbours: within the fixed values' range
+        assert values[fixed, c].min() - 1e-9 <= got[~fixed, c].min() <= got[~fixed, c].max() <= \
+            values[fixed, c].max() + 1e-9
+    monkeypatch.setattr(propagate, "dissection_order", lambda h, w, leaf=64: np.arange(h * w))
+    assert np.allclose(spread(light, values, fixed), got, atol=1e-10)  # the pixels in their own order

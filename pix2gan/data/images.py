@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import sys
@@ -52,8 +53,10 @@ def iter_images(root: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iterat
         stack.extend((rel + d + "/", os.path.join(folder, d)) for d in sorted(dirs, reverse=True))
 
 
-def read_image(path: Path, max_pixels: int = MAX_PIXELS, min_short: int | None = None) -> Image.Image:
-    """Open and fully decode an image, EXIF orientation applied; an animation gives its first frame.
+def read_image(path: Path | io.BytesIO, max_pixels: int = MAX_PIXELS, min_short: int | None = None,
+               name: str | None = None) -> Image.Image:
+    """Open and fully decode an image (a file, or an upload's bytes in a ``BytesIO`` called ``name`` in messages),
+    EXIF orientation applied; an animation gives its first frame.
 
     ``min_short``: the caller will scale the image to this short side, so a JPEG may be decoded at a reduced scale
     (1/2, 1/4, 1/8: ``PIL.Image.draft``) as long as its short side stays at least ``min_short``; several times
@@ -64,12 +67,14 @@ def read_image(path: Path, max_pixels: int = MAX_PIXELS, min_short: int | None =
             (more than ``max_pixels`` pixels, checked from the header before anything is decoded).
     """
     limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels  # PIL's own bomb check, at our limit
+    source, in_memory = path, isinstance(path, io.BytesIO)
+    path = name or ("upload" if in_memory else path)  # what messages call it
     try:
-        if os.path.getsize(path) == 0:
+        if (source.getbuffer().nbytes if in_memory else os.path.getsize(source)) == 0:
             raise Pix2GanError(f"{path}: empty file")
         with warnings.catch_warnings(record=True) as caught:  # PIL's warnings become one line naming the file
             warnings.simplefilter("always")
-            with Image.open(path) as img:
+            with Image.open(source) as img:
                 if img.width * img.height > max_pixels:
                     raise Image.DecompressionBombError(img.width * img.height)
                 if min_short is not None and img.format == "JPEG":
