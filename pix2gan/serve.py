@@ -100,29 +100,28 @@ def _number(form, name: str, kind, default=None, low=None, high=None):
     return value
 
 
-def make_app(colorizer: Colorizer, max_upload_mb: float = 50, queue: int = 8, max_pixels: int = MAX_PIXELS):
-    """The Starlette application serving ``colorizer``."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
+class Api:
+    """The endpoints around one ``colorizer``: uploads read within ``max_upload_mb``, decoded with the CLI's checks
+    (``max_pixels``), run on one :class:`ModelQueue` of ``queue``."""
 
-    limit_bytes = int(max_upload_mb * 2**20)
-    colorizer.memo = colorizer.memo or Memo(4)  # a hint click re-sends the photo: the network runs once for it
-    jobs, cache = ModelQueue(queue), DecodedCache()
-    page = {path: ((resources.files("pix2gan") / "web" / name).read_bytes(), kind)
-            for path, (name, kind) in PAGE_FILES.items()}
+    def __init__(self, colorizer: Colorizer, max_upload_mb: float = 50, queue: int = 8,
+                 max_pixels: int = MAX_PIXELS):
+        self.colorizer, self.max_upload_mb, self.max_pixels = colorizer, max_upload_mb, max_pixels
+        self.limit_bytes = int(max_upload_mb * 2**20)
+        self.jobs, self.cache = ModelQueue(queue), DecodedCache()
+        colorizer.memo = colorizer.memo or Memo(4)  # a hint click re-sends the photo: the network runs once for it
 
-    async def read_form(request: Request):
+    async def read_form(self, request):
         """The multipart form, the body read with the upload limit enforced as it streams."""
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
-            raise ApiError(413, f"upload over --max-upload-mb {max_upload_mb:g}")
+        too_big = ApiError(413, f"upload over --max-upload-mb {self.max_upload_mb:g}")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit_bytes:
+            raise too_big
         body, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit_bytes:
-                raise ApiError(413, f"upload over --max-upload-mb {max_upload_mb:g}")
+            if size > self.limit_bytes:
+                raise too_big
             body.append(chunk)
         request._body = b"".join(body)  # Starlette's form parser reads this buffer instead of the (spent) stream
         try:
@@ -130,7 +129,9 @@ def make_app(colorizer: Colorizer, max_upload_mb: float = 50, queue: int = 8, ma
         except Exception as e:  # a malformed multipart body
             raise ApiError(400, f"not a valid multipart form ({e})") from None
 
+    @staticmethod
     async def upload(form, name: str, required: bool = True) -> tuple[bytes, str] | None:
+        """The bytes of the form's file ``name`` (and the name messages give it)."""
         part = form.get(name)
         if part is None or isinstance(part, str):
             if required:
@@ -138,87 +139,108 @@ def make_app(colorizer: Colorizer, max_upload_mb: float = 50, queue: int = 8, ma
             return None
         return await part.read(), name
 
-    def steer(img: Image.Image, form, reference: Image.Image | None):
-        text = form.get("hints")
-        points = None
+    def hints(self, img: Image.Image, form, reference: Image.Image | None):
+        """The form's hints JSON and the reference photo, checked against ``img`` as the CLI checks a hints file."""
+        text, points = form.get("hints"), None
         if text:
             try:
                 points = json.loads(text)
             except json.JSONDecodeError as e:
                 raise ApiError(400, f"hints: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
-        return colorizer.hints(*img.size, points, reference) if (points or reference) else None
+        return self.colorizer.hints(*img.size, points, reference) if (points or reference) else None
 
-    def with_settings(form) -> Colorizer:
-        strength = form.get("strength")
+    def with_settings(self, form) -> Colorizer:
+        """The colorizer with the form's ``strength`` and ``size`` (sharing its network and memo)."""
+        c, strength = self.colorizer, form.get("strength")
         size = _number(form, "size", int, None, 16, 2048)
-        c = colorizer
-        if strength not in (None, "") or size is not None:
-            try:
-                s = check_strength(float(strength)) if strength not in (None, "") else c.strength
-            except ValueError:
-                raise ApiError(400, f"strength: not a number ({str(strength)[:40]!r})") from None
-            except Pix2GanError as e:
-                raise ApiError(400, str(e).replace("--strength", "strength")) from None
-            c = Colorizer(c.G, size or c.size, c.device, s, c.task, c.backend, c.steer)
-            c.memo = colorizer.memo
-        return c
+        if strength in (None, "") and size is None:
+            return c
+        try:
+            s = check_strength(float(strength)) if strength not in (None, "") else c.strength
+        except ValueError:
+            raise ApiError(400, f"strength: not a number ({str(strength)[:40]!r})") from None
+        except Pix2GanError as e:
+            raise ApiError(400, str(e).replace("--strength", "strength")) from None
+        steered = Colorizer(c.G, size or c.size, c.device, s, c.task, c.backend, c.steer)
+        steered.memo = c.memo
+        return steered
 
-    async def colorize(request: Request) -> Response:
-        form = await read_form(request)
-        image, ref = await upload(form, "image"), await upload(form, "reference", required=False)
+    async def colorize(self, request):
+        from starlette.responses import Response
+
+        form = await self.read_form(request)
+        image, ref = await self.upload(form, "image"), await self.upload(form, "reference", required=False)
         seed = _number(form, "seed", int, 0, 0, 2**31 - 1)
-        model = with_settings(form)
+        model = self.with_settings(form)
 
         def job() -> bytes:
-            img = cache.decode(*image, max_pixels)
-            reference = cache.decode(*ref, max_pixels) if ref else None
-            out = model(img, seed=seed, hints=steer(img, form, reference))
+            img = self.cache.decode(*image, self.max_pixels)
+            reference = self.cache.decode(*ref, self.max_pixels) if ref else None
             buf = io.BytesIO()
-            out.save(buf, "PNG", compress_level=1)
+            model(img, seed=seed, hints=self.hints(img, form, reference)).save(buf, "PNG", compress_level=1)
             return buf.getvalue()
 
-        return Response(await jobs.run(job), media_type="image/png")
+        return Response(await self.jobs.run(job), media_type="image/png")
 
-    async def suggest(request: Request) -> Response:
-        form = await read_form(request)
-        image = await upload(form, "image")
+    async def suggest(self, request):
+        from starlette.responses import JSONResponse
+
+        form = await self.read_form(request)
+        image = await self.upload(form, "image")
         x, y = _number(form, "x", int, None, 0), _number(form, "y", int, None, 0)
         if x is None or y is None:
             raise ApiError(400, "x and y: the pixel's column and row are required")
         k = _number(form, "k", int, 8, 1, 32)
 
         def job() -> list[str]:
-            img = cache.decode(*image, max_pixels)
-            return colorizer.suggest(img, x, y, k, steer(img, form, None))
+            img = self.cache.decode(*image, self.max_pixels)
+            return self.colorizer.suggest(img, x, y, k, self.hints(img, form, None))
 
-        return JSONResponse({"colors": await jobs.run(job)})
+        return JSONResponse({"colors": await self.jobs.run(job)})
 
-    async def model_info(request: Request) -> Response:
-        return JSONResponse({"task": "colorize", "size": colorizer.size, "strength": colorizer.strength,
-                             "hints": colorizer.takes_hints, "latent": colorizer.latent_dim,
-                             "max_upload_mb": max_upload_mb})
+    async def model(self, request):
+        from starlette.responses import JSONResponse
 
-    async def static(request: Request) -> Response:
+        c = self.colorizer
+        return JSONResponse({"task": "colorize", "size": c.size, "strength": c.strength, "hints": c.takes_hints,
+                             "latent": c.latent_dim, "max_upload_mb": self.max_upload_mb})
+
+
+def _guarded(endpoint):
+    """``endpoint`` with its :class:`ApiError` and the CLI's one-line errors answered as JSON."""
+    from starlette.responses import JSONResponse
+
+    async def handle(request):
+        try:
+            return await endpoint(request)
+        except ApiError as e:
+            return JSONResponse({"error": e.message}, status_code=e.status)
+        except Pix2GanError as e:  # the CLI's one-line messages: bad image, bad hints
+            return JSONResponse({"error": str(e)}, status_code=400)
+    return handle
+
+
+def make_app(colorizer: Colorizer, max_upload_mb: float = 50, queue: int = 8, max_pixels: int = MAX_PIXELS):
+    """The Starlette application: the page's files (:data:`PAGE_FILES`) and :class:`Api`'s endpoints."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    api = Api(colorizer, max_upload_mb, queue, max_pixels)
+    page = {path: ((resources.files("pix2gan") / "web" / name).read_bytes(), kind)
+            for path, (name, kind) in PAGE_FILES.items()}
+
+    async def static(request):
         body, kind = page[request.url.path]
         return Response(body, media_type=kind, headers={"Cache-Control": "no-cache"})
 
-    def guarded(endpoint):
-        async def handle(request: Request) -> Response:
-            try:
-                return await endpoint(request)
-            except ApiError as e:
-                return JSONResponse({"error": e.message}, status_code=e.status)
-            except Pix2GanError as e:  # the CLI's one-line messages: bad image, bad hints
-                return JSONResponse({"error": str(e)}, status_code=400)
-        return handle
-
-    async def not_found(request: Request, exc) -> Response:
+    async def not_found(request, exc):
         return JSONResponse({"error": f"no such page or endpoint ({exc.status_code})"}, status_code=exc.status_code)
 
     routes = [Route(path, static) for path in page]
-    routes += [Route("/api/model", guarded(model_info)),
-               Route("/api/colorize", guarded(colorize), methods=["POST"]),
-               Route("/api/suggest", guarded(suggest), methods=["POST"])]
+    routes += [Route("/api/model", _guarded(api.model)),
+               Route("/api/colorize", _guarded(api.colorize), methods=["POST"]),
+               Route("/api/suggest", _guarded(api.suggest), methods=["POST"])]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
 
 
