@@ -147,6 +147,8 @@ class Api:
                 points = json.loads(text)
             except json.JSONDecodeError as e:
                 raise ApiError(400, f"hints: not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        if points == {"points": []}:  # what the page sends before any click: no hints (any model takes that)
+            points = None
         return self.colorizer.hints(*img.size, points, reference) if (points or reference) else None
 
     def with_settings(self, form) -> Colorizer:

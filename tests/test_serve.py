@@ -125,6 +125,15 @@ def test_eight_concurrent_clients_are_all_answered(client):
     assert [Image.open(io.BytesIO(r.content)).size for r in answers] == [(40 + i, 30) for i in range(8)]
 
 
+def test_a_model_without_hint_inputs_serves_the_page_and_refuses_points(tiny_run):
+    plain = TestClient(make_app(Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu")))
+    assert plain.get("/api/model").json()["hints"] is False
+    image = {"image": ("g.png", png(gradient()), "image/png")}
+    assert plain.post("/api/colorize", files=image, data={"hints": '{"points": []}'}).status_code == 200
+    r = plain.post("/api/colorize", files=image, data={"hints": '{"points": [{"x": 1, "y": 1, "color": "#ff0000"}]}'})
+    assert r.status_code == 400 and "trained without hint inputs" in r.json()["error"]
+
+
 def test_serve_refuses_bad_options_in_one_line(capsys):
     assert main(["serve", "--max-upload-mb", "0"]) == 2
     assert "--max-upload-mb must be > 0" in capsys.readouterr().err
