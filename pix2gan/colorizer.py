@@ -304,10 +304,11 @@ class Colorizer:
 
 
 class Memo:
-    """The last ``size`` values by key (least recently used dropped first)."""
+    """The last ``size`` tensors by key, at most ``max_values`` numbers in all (least recently used dropped first;
+    one larger than that is not kept): memory stays bounded whatever the images' sizes."""
 
-    def __init__(self, size: int = 4):
-        self.size, self.items = size, OrderedDict()
+    def __init__(self, size: int = 4, max_values: int = 64_000_000):
+        self.size, self.max_values, self.items = size, max_values, OrderedDict()
 
     def get(self, key):
         if key in self.items:
@@ -315,9 +316,11 @@ class Memo:
             return self.items[key]
         return None
 
-    def put(self, key, value) -> None:
+    def put(self, key, value: torch.Tensor) -> None:
+        if value.numel() > self.max_values:
+            return
         self.items[key] = value
-        while len(self.items) > self.size:
+        while len(self.items) > self.size or sum(v.numel() for v in self.items.values()) > self.max_values:
             self.items.popitem(last=False)
 
 

@@ -382,6 +382,11 @@ def test_the_memo_keeps_the_colours_before_the_points_and_nothing_else(hint_run)
         assert np.array_equal(np.asarray(memo(img, hints=points, reference=reference)),
                               np.asarray(fresh(img, hints=points, reference=reference)))
     assert len(memo.memo.items) == 2  # without and with the reference (the points do not reach the network)
+    small = Memo(size=4, max_values=100)
+    for i in range(3):
+        small.put(i, torch.zeros(40))
+    small.put("big", torch.zeros(101))
+    assert list(small.items) == [1, 2]  # 120 numbers: the oldest dropped; one over the bound never kept
 
 
 def test_spread_solves_the_same_system_in_any_order(monkeypatch):
