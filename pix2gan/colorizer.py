@@ -21,13 +21,13 @@ from pix2gan.hints import (REFERENCE_DIM, Hints, Point, Steering, ab_bins, follo
 from pix2gan.nets.latent import answer_codes
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
+from pix2gan.tasks import make_task
+from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
 #: Colour points are followed at the image's resolution up to this short side, then the correction is upsampled
 #: like the predicted colour (a sparse direct solve per image: about 0.8 s for a 1024 × 640 photo on this project's
 #: 2-core AMD EPYC, growing faster than the pixel count — tools/bench_hints.py --timing).
 SPREAD_SIZE = 256
-from pix2gan.tasks import make_task
-from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
 #: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
 #: tools/make_default_colorizer.py).
@@ -147,8 +147,8 @@ class Colorizer:
         (:func:`~pix2gan.hints.follow_points`), at the image's own resolution up to short side
         :data:`SPREAD_SIZE` (larger images: there, and the points' correction upsampled)."""
         h, w = light.shape[-2:]
-        short = SPREAD_SIZE
-        small = self.working_size(h, w, short) if min(h, w) > short or max(h, w) > 16 * short else (h, w)
+        large = min(h, w) > SPREAD_SIZE or max(h, w) > 16 * SPREAD_SIZE
+        small = self.working_size(h, w, SPREAD_SIZE) if large else (h, w)
         if small == (h, w):
             return follow_points(light, ab, hint_map(points, (h, w), small).to(ab.device), self.steer.keep)
         down = dict(size=small, mode="bilinear", antialias=True, align_corners=False)

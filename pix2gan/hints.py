@@ -199,14 +199,20 @@ def hint_map(points: list[Point], image: tuple[int, int], work: tuple[int, int])
     return maps
 
 
+def _reference_lab(rgb: Tensor, short: int) -> Tensor:
+    """A reference photo, sRGB ``(1, 3, H, W)`` in [0, 1], in CIE Lab ``(1, 3, h, w)`` at short side ``short``
+    (never enlarged): where its colours are measured."""
+    h, w = rgb.shape[-2:]
+    s = min(1.0, short / min(h, w))
+    small = F.interpolate(rgb.float(), size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
+                          antialias=True, align_corners=False).clamp(0, 1)
+    return kornia.color.rgb_to_lab(small)
+
+
 def reference_vector(rgb: Tensor, short: int) -> Tensor:
     """A reference photo, sRGB ``(1, 3, H, W)`` in [0, 1], → its reference vector ``(1, REFERENCE_DIM)``, measured
     at short side ``short`` (the model's scale)."""
-    h, w = rgb.shape[-2:]
-    s = min(1.0, short / min(h, w))
-    small = torch.nn.functional.interpolate(rgb, size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
-                                            antialias=True, align_corners=False).clamp(0, 1)
-    return colour_distribution(kornia.color.rgb_to_lab(small)[:, 1:] / 110.0)
+    return colour_distribution(_reference_lab(rgb, short)[:, 1:] / 110.0)
 
 
 @dataclass(frozen=True)
@@ -245,11 +251,7 @@ def lightness_palette(rgb: Tensor, short: int) -> Tensor:
     lightness ``(PALETTE_LIGHT_BINS, K²)``: row ``l`` the share of each a*b* bin among the photo's pixels of about
     that lightness (each lightness bin's counts plus half of its neighbours', plus 5 % of the whole photo's
     distribution, so a lightness the photo lacks borrows its colours from around it). Rows sum to 1."""
-    h, w = rgb.shape[-2:]
-    s = min(1.0, short / min(h, w))
-    small = F.interpolate(rgb.float(), size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
-                          antialias=True, align_corners=False).clamp(0, 1)
-    lab = kornia.color.rgb_to_lab(small)[0].flatten(1)  # (3, N)
+    lab = _reference_lab(rgb, short)[0].flatten(1)  # (3, N)
     k = 256 // PALETTE_STEP
     ab = ((lab[1:] + 128) / PALETTE_STEP).long().clamp_(0, k - 1)
     cell = _light_bins(lab[0] / 50 - 1) * k * k + ab[0] * k + ab[1]
