@@ -17,8 +17,9 @@ from pix2gan.data.images import alpha_channel, pixels_u8, to_rgb_float
 from pix2gan.data.video import SMOOTHING, transcode
 from pix2gan.errors import Pix2GanError
 from pix2gan.hints import (REFERENCE_DIM, Hints, Point, Steering, ab_bins, follow_points, follow_reference,
-                           hint_map, lightness_palette, palette_colours, parse_hints, reference_vector)
+                           hint_map, lightness_palette, palette_colours, parse_hints, reference_vector, spreader_for)
 from pix2gan.nets.latent import answer_codes
+from pix2gan.propagate import Spreader
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, generator_from_state, pick_device
 from pix2gan.tasks import make_task
@@ -28,6 +29,10 @@ from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 #: like the predicted colour (a sparse direct solve per image: about 0.8 s for a 1024 × 640 photo on this project's
 #: 2-core AMD EPYC, growing faster than the pixel count — tools/bench_hints.py --timing).
 SPREAD_SIZE = 256
+
+#: :meth:`Colorizer.suggest` ranks the colours it may suggest with the network at this short side at most (one
+#: forward pass per colour: at the bundled model's 320 a 1-megapixel photo took 5 s; at 128, 0.45 s).
+SUGGEST_SIZE = 128
 
 #: The demonstration colorizer shipped in the package (fp16 generator + config; trained by
 #: tools/make_default_colorizer.py).
@@ -145,17 +150,30 @@ class Colorizer:
     def _follow_points(self, light: torch.Tensor, ab: torch.Tensor, points) -> torch.Tensor:
         """``ab`` ``(1, 2, H, W)`` made to follow the colour ``points`` over the full-resolution ``light``
         (:func:`~pix2gan.hints.follow_points`), at the image's own resolution up to short side
-        :data:`SPREAD_SIZE` (larger images: there, and the points' correction upsampled)."""
+        :data:`SPREAD_SIZE` (larger images: there, and the points' correction upsampled). With ``self.memo`` the
+        solver's factorisation is kept per image: a further point costs one triangular solve."""
         h, w = light.shape[-2:]
         large = min(h, w) > SPREAD_SIZE or max(h, w) > 16 * SPREAD_SIZE
         small = self.working_size(h, w, SPREAD_SIZE) if large else (h, w)
+        maps, keep = hint_map(points, (h, w), small).to(ab.device), self.steer.keep
         if small == (h, w):
-            return follow_points(light, ab, hint_map(points, (h, w), small).to(ab.device), self.steer.keep)
+            return follow_points(light, ab, maps, keep, self._spreader(light))
         down = dict(size=small, mode="bilinear", antialias=True, align_corners=False)
         light_s, ab_s = F.interpolate(light, **down), F.interpolate(ab, **down)
-        keep = self.steer.keep
-        fixed = follow_points(light_s, ab_s, hint_map(points, (h, w), small).to(ab.device), keep)
+        fixed = follow_points(light_s, ab_s, maps, keep, self._spreader(light_s))
         return keep * ab + F.interpolate(fixed - keep * ab_s, size=(h, w), mode="bilinear", align_corners=False)
+
+    def _spreader(self, light: torch.Tensor) -> Spreader | None:
+        """The points' solver factorised for ``light`` ``(1, 1, h, w)``, kept in ``self.memo`` (None without one:
+        a single image solves directly, which is cheaper than factorising for later points)."""
+        if self.memo is None:
+            return None
+        key = ("spreader", hashlib.sha1(light.cpu().numpy().tobytes()).hexdigest())
+        found = self.memo.get(key)
+        if found is None:
+            found = spreader_for(light)
+            self.memo.put(key, found)
+        return found
 
     def hints(self, width: int, height: int, points=None, reference: Image.Image | None = None) -> Hints | None:
         """Hints for a ``width`` × ``height`` image: ``points`` (a hints document ``{"points": [...]}``, a list of
@@ -175,11 +193,12 @@ class Colorizer:
         rgb = torch.from_numpy(to_rgb_float(reference)).permute(2, 0, 1)[None]
         return Hints(tuple(points or ()), reference_vector(rgb, self.size), lightness_palette(rgb, self.size))
 
-    def _model_input(self, light: torch.Tensor, hints: Hints | None) -> tuple[torch.Tensor, dict]:
-        """The full-resolution ``light`` ``(1, 1, H, W)`` at the model's size (with a hint model's hint maps: the
-        condition) and the generator's keyword inputs (a hint model's reference)."""
+    def _model_input(self, light: torch.Tensor, hints: Hints | None,
+                     short: int | None = None) -> tuple[torch.Tensor, dict]:
+        """The full-resolution ``light`` ``(1, 1, H, W)`` at the model's size (or short side ``short``; with a hint
+        model's hint maps: the condition) and the generator's keyword inputs (a hint model's reference)."""
         h, w = light.shape[-2:]
-        small = self.working_size(h, w)
+        small = self.working_size(h, w, short)
         cond = F.interpolate(light, size=small, mode="bilinear", antialias=True, align_corners=False).clamp(-1, 1)
         if not self.takes_hints:
             return cond, {}
@@ -229,6 +248,13 @@ class Colorizer:
             out.putalpha(Image.fromarray(alpha, "L"))
         return out
 
+    def prepare_points(self, img: Image.Image) -> None:
+        """With ``self.memo``: factorise the colour points' solver for ``img`` now, so that its first point costs a
+        triangular solve (``pix2gan serve`` does this after showing a photo, before anyone clicks). Nothing to do
+        without a memo or for a model without hint inputs."""
+        if self.memo is not None and self.takes_hints and self.steer is not None:
+            self(img, hints=Hints((Point(0, 0, (128, 128, 128)),)))  # the same path as a click: the same solver
+
     def samples(self, img: Image.Image, n: int, seed: int = 0, hints=None,
                 reference: Image.Image | None = None) -> list[Image.Image]:
         """Colourings ``seed``, ``seed + 1``, ... ``seed + n − 1`` of ``img`` (a one-answer model: ``n`` times the
@@ -255,21 +281,23 @@ class Colorizer:
         rgb = torch.from_numpy(to_rgb_float(img)).permute(2, 0, 1)[None].to(self.device)
         light = self.task.cond(rgb)[:, :1]
         cond, extra = self._model_input(light, hints)
-        small = cond.shape[-2:]
-        py, px = min(int((y + 0.5) * small[0] / h), small[0] - 1), min(int((x + 0.5) * small[1] / w), small[1] - 1)
+        at = lambda t: t[:, :, min(int((y + 0.5) * t.shape[-2] / h), t.shape[-2] - 1),  # noqa: E731
+                         min(int((x + 0.5) * t.shape[-1] / w), t.shape[-1] - 1)]
         code = answer_codes(self.G, None, 0, count=4 * k) if self.latent_dim else None
         if code is not None:  # a latent model: 4k answers, their colours grouped below by frequency
-            answers = self.G(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra)[:, :, py, px]
+            answers = at(self.G(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra))
         else:
-            answers = self.G(cond, **extra)[:, :, py, px]
+            answers = at(self.G(cond, **extra))
         candidates = [answers]
         if self.takes_hints:
             palette = palette_colours(light[0, 0, y, x].item())
-            if len(palette):
+            if len(palette):  # dozens of colours, each a whole forward pass: at a smaller size, a few at a time
                 refs = torch.zeros(len(palette), REFERENCE_DIM)
                 refs[torch.arange(len(palette)), ab_bins(palette)] = 1.0
                 refs[:, -2], refs[:, -1] = palette.norm(dim=1), 1.0
-                told = self.G(cond.expand(len(palette), -1, -1, -1), reference=refs.to(self.device))[:, :, py, px]
+                cond, _ = self._model_input(light, hints, min(self.size, SUGGEST_SIZE))
+                told = torch.cat([at(self.G(cond.expand(len(r), -1, -1, -1), reference=r.to(self.device)))
+                                  for r in refs.split(8)])
                 candidates.append(palette[(told.cpu() - palette).abs().sum(1).argsort()].to(answers))
         lab = torch.cat(candidates).cpu() * 110
         lab = torch.cat([torch.full((len(lab), 1), (light[0, 0, y, x].item() + 1) * 50), lab], 1).numpy()
@@ -304,8 +332,9 @@ class Colorizer:
 
 
 class Memo:
-    """The last ``size`` tensors by key, at most ``max_values`` numbers in all (least recently used dropped first;
-    one larger than that is not kept): memory stays bounded whatever the images' sizes."""
+    """The last ``size`` values by key (tensors, or anything with ``numel()``, e.g. a points solver), at most
+    ``max_values`` numbers in all (least recently used dropped first; one larger than that is not kept): memory stays
+    bounded whatever the images' sizes."""
 
     def __init__(self, size: int = 4, max_values: int = 64_000_000):
         self.size, self.max_values, self.items = size, max_values, OrderedDict()
@@ -316,7 +345,7 @@ class Memo:
             return self.items[key]
         return None
 
-    def put(self, key, value: torch.Tensor) -> None:
+    def put(self, key, value) -> None:
         if value.numel() > self.max_values:
             return
         self.items[key] = value

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from pix2gan.errors import Pix2GanError
-from pix2gan.propagate import spread
+from pix2gan.propagate import SCREEN, Spreader, spread
 
 #: Hint channels beside L: the points' ab (ab/110, as the generator's output) and their mask.
 HINT_CHANNELS = 3
@@ -289,19 +289,30 @@ def follow_reference(light: Tensor, ab: Tensor, palette: Tensor, spread_ab: floa
 KEEP = 0.25
 
 
-def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP) -> Tensor:
+def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP,
+                  spreader: Spreader | None = None) -> Tensor:
     """A colouring ``ab`` ``(1, 2, h, w)`` made to follow the hint ``maps`` ``(1, 3, h, w)`` (:func:`hint_map`):
     ``keep · ab`` plus the difference between the hints and it, spread edge-aware over the lightness ``light``
-    ``(1, 1, h, w)`` in [-1, 1] (:func:`~pix2gan.propagate.spread`). Equal to each hint on its pixels; between them
-    the points' colours go where L says they belong, with ``keep`` of the model's own variation around them."""
+    ``(1, 1, h, w)`` in [-1, 1] (:func:`~pix2gan.propagate.spread` with the screening
+    :data:`~pix2gan.propagate.SCREEN`, or ``spreader``: the same, factorised for this ``light`` beforehand). Equal to
+    each hint on its pixels; between them the points' colours go where L says they belong, with ``keep`` of the
+    model's own variation around them."""
     fixed = maps[0, 2] > 0.5
     if not bool(fixed.any()):
         return ab
     prior = keep * ab
     difference = (maps[0, :2] - prior[0]).permute(1, 2, 0).float().cpu().numpy()
-    lightness = ((light[0, 0].float() + 1) / 2).cpu().numpy()
-    correction = spread(lightness, difference, fixed.cpu().numpy())
+    if spreader is None:
+        lightness = ((light[0, 0].float() + 1) / 2).cpu().numpy()
+        correction = spread(lightness, difference, fixed.cpu().numpy(), SCREEN)
+    else:
+        correction = spreader(difference, fixed.cpu().numpy())
     return prior + torch.from_numpy(correction).permute(2, 0, 1)[None].to(ab)
+
+
+def spreader_for(light: Tensor) -> Spreader:
+    """:func:`follow_points`' solver for the lightness ``light`` ``(1, 1, h, w)`` in [-1, 1], factorised."""
+    return Spreader(((light[0, 0].float() + 1) / 2).cpu().numpy())
 
 
 @dataclass(frozen=True)

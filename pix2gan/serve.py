@@ -64,6 +64,15 @@ class ModelQueue:
         finally:
             self.admitted -= 1
 
+    async def when_idle(self, job) -> None:
+        """``job`` on the worker if nothing is queued (work ahead of time, e.g. after a response: never a 503, never
+        ahead of a request); its errors are dropped."""
+        if self.admitted == 0:
+            try:
+                await self.run(job)
+            except Exception:  # nobody waits for it: a failure shows when the real request makes the same call
+                pass
+
 
 class DecodedCache:
     """The last decoded uploads by their bytes' SHA-256, up to :data:`CACHE_PIXELS` pixels in all (least recently
@@ -168,6 +177,7 @@ class Api:
         return steered
 
     async def colorize(self, request):
+        from starlette.background import BackgroundTask
         from starlette.responses import Response
 
         form = await self.read_form(request)
@@ -178,11 +188,14 @@ class Api:
         def job() -> bytes:
             img = self.cache.decode(*image, self.max_pixels)
             reference = self.cache.decode(*ref, self.max_pixels) if ref else None
+            hints = self.hints(img, form, reference)
             buf = io.BytesIO()
-            model(img, seed=seed, hints=self.hints(img, form, reference)).save(buf, "PNG", compress_level=1)
-            return buf.getvalue()
+            model(img, seed=seed, hints=hints).save(buf, "PNG", compress_level=1)
+            return buf.getvalue(), img if hints is None or not hints.points else None
 
-        return Response(await self.jobs.run(job), media_type="image/png")
+        png, unclicked = await self.jobs.run(job)
+        warm = BackgroundTask(self.jobs.when_idle, lambda: model.prepare_points(unclicked)) if unclicked else None
+        return Response(png, media_type="image/png", background=warm)
 
     async def suggest(self, request):
         from starlette.responses import JSONResponse

@@ -406,3 +406,24 @@ def test_spread_solves_the_same_system_in_any_order(monkeypatch):
             values[fixed, c].max() + 1e-9
     monkeypatch.setattr(propagate, "dissection_order", lambda h, w, leaf=64: np.arange(h * w))
     assert np.allclose(spread(light, values, fixed), got, atol=1e-10)  # the pixels in their own order
+
+
+def test_a_spreader_gives_the_direct_solves_answer_for_each_new_point_and_stays_bounded():
+    from pix2gan.propagate import SCREEN, Spreader
+
+    rng = np.random.default_rng(1)
+    light = np.clip(np.add.outer(np.linspace(0, 1, 30), np.linspace(0, 0.5, 40)) + rng.normal(0, 0.02, (30, 40)), 0, 1)
+    light[:, 25:] = 0.95  # an edge the colour should stop at
+    values = rng.normal(0, 0.3, (30, 40, 2))
+    spreader = Spreader(light, max_columns=4)
+    fixed = np.zeros((30, 40), bool)
+    for y, x in ((3, 4), (20, 30), (15, 10), (28, 39), (0, 0), (9, 33)):
+        fixed[y, x] = True
+        got = spreader(values, fixed)
+        assert np.allclose(got, spread(light, values, fixed, SCREEN), atol=1e-8)
+        assert np.allclose(got[fixed], values[fixed])
+        assert len(spreader.columns) <= 4  # the last points' columns only
+    assert np.abs(spread(light, values, fixed, SCREEN) - spread(light, values, fixed)).max() < 1e-4  # ≈ Levin's
+    fixed[10:14, 10:14] = True  # more fixed pixels than it keeps columns: one direct solve, the same system
+    assert np.allclose(spreader(values, fixed), spread(light, values, fixed, SCREEN), atol=1e-8)
+    assert not spreader(values, np.zeros_like(fixed)).any()

@@ -59,6 +59,23 @@ def test_the_api_colorizes_at_the_inputs_size_and_follows_a_hint(client):
     assert 1 <= len(colours) <= 5 and all(c.startswith("#") and len(c) == 7 for c in colours)
 
 
+def test_after_a_photo_is_shown_its_points_solver_is_ready_and_clicks_match_a_fresh_colorizer():
+    from pix2gan.propagate import Spreader
+
+    model = Colorizer.default("cpu")
+    client = TestClient(make_app(model))
+    img, files = gradient(90, 70), {"image": ("g.png", png(gradient(90, 70)), "image/png")}
+    assert client.post("/api/colorize", files=files).status_code == 200  # no points: the solver factorised after
+    assert any(isinstance(v, Spreader) for v in model.memo.items.values())
+    points = [{"x": 10, "y": 10, "color": "#2050e0"}]
+    for more in ({"x": 80, "y": 60, "color": "#e03020"}, {"x": 45, "y": 35, "color": "#30c040"}):
+        points.append(more)
+        r = client.post("/api/colorize", files=files, data={"hints": json.dumps({"points": points})})
+        fresh = Colorizer.default("cpu")(img, hints=points)  # no memo: a direct solve
+        got = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB")).astype(int)
+        assert np.abs(got - np.asarray(fresh).astype(int)).max() <= 1
+
+
 @pytest.mark.parametrize("files, data, status, message", [
     ({}, {}, 400, "image: no file"),
     ({"image": ("a.png", b"not an image", "image/png")}, {}, 400, "image: not an image"),

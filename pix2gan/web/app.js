@@ -142,7 +142,8 @@ function form(p) {
   return f;
 }
 
-function colorize(delay = 150) {
+// `then` runs once this result is shown (a click's suggestions: asked after its result, not queued ahead of it)
+function colorize(delay = 150, then = null) {
   clearTimeout(state.timer);
   state.timer = setTimeout(async () => {
     const p = photo();
@@ -163,6 +164,7 @@ function colorize(delay = 150) {
       link.download = p.name.replace(/\.[^.]*$/, "") + "_color.png";
       link.setAttribute("aria-disabled", "false");
       say(`${p.name}: done (${p.points.length} point${p.points.length === 1 ? "" : "s"})`);
+      if (then) then();
     } catch (err) {
       if (seq === state.seq) say(`could not reach the server: ${err}`, true);
     } finally {
@@ -199,8 +201,8 @@ $("result").addEventListener("click", (e) => {
   remember(p);
   const pt = { ...pixelAt(e), color: $("hint-color").value };
   p.points.push(pt);
-  changed();
-  suggest(p, pt);
+  renderPoints();
+  colorize(0, () => suggest(p, pt));
 });
 $("upload").addEventListener("change", (e) => addFiles(e.target.files));
 const drop = $("drop");
