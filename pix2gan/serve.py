@@ -183,15 +183,19 @@ class Api:
         form = await self.read_form(request)
         image, ref = await self.upload(form, "image"), await self.upload(form, "reference", required=False)
         seed = _number(form, "seed", int, 0, 0, 2**31 - 1)
+        preview = _number(form, "preview", int, None, 16, 4096)
         model = self.with_settings(form)
 
         def job() -> bytes:
             img = self.cache.decode(*image, self.max_pixels)
             reference = self.cache.decode(*ref, self.max_pixels) if ref else None
             hints = self.hints(img, form, reference)
+            out = model(img, seed=seed, hints=hints)
+            if preview:  # a thumbnail (the page's latent samples): long side at most `preview`
+                out.thumbnail((preview, preview), Image.LANCZOS)
             buf = io.BytesIO()
-            model(img, seed=seed, hints=hints).save(buf, "PNG", compress_level=1)
-            return buf.getvalue(), img if hints is None or not hints.points else None
+            out.save(buf, "PNG", compress_level=1)
+            return buf.getvalue(), img if (hints is None or not hints.points) and not preview else None
 
         png, unclicked = await self.jobs.run(job)
         warm = BackgroundTask(self.jobs.when_idle, lambda: model.prepare_points(unclicked)) if unclicked else None

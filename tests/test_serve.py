@@ -151,6 +151,28 @@ def test_a_model_without_hint_inputs_serves_the_page_and_refuses_points(tiny_run
     assert r.status_code == 400 and "trained without hint inputs" in r.json()["error"]
 
 
+def test_a_latent_model_answers_each_colouring_and_thumbnails_for_the_pages_samples():
+    from pix2gan.config import resolve
+    from pix2gan.models import build_generator
+
+    from helpers import tiny
+
+    import torch
+
+    torch.manual_seed(0)
+    model = Colorizer(build_generator(resolve(tiny(latent_dim=3, code_loss="adversarial"))).eval(), 32)
+    client = TestClient(make_app(model))
+    assert client.get("/api/model").json()["latent"] == 3
+    files = {"image": ("g.png", png(gradient(120, 80)), "image/png")}
+    shown = [client.post("/api/colorize", files=files, data={"seed": str(s), "preview": "60"}) for s in (0, 1, 0)]
+    sizes = [Image.open(io.BytesIO(r.content)).size for r in shown]
+    assert all(r.status_code == 200 for r in shown) and sizes == [(60, 40)] * 3  # long side 60, aspect kept
+    assert shown[0].content == shown[2].content != shown[1].content  # a seed is one colouring, another another
+    full = client.post("/api/colorize", files=files, data={"seed": "1"})
+    assert Image.open(io.BytesIO(full.content)).size == (120, 80)
+    assert client.post("/api/colorize", files=files, data={"preview": "8"}).status_code == 400
+
+
 def test_serve_refuses_bad_options_in_one_line(capsys):
     assert main(["serve", "--max-upload-mb", "0"]) == 2
     assert "--max-upload-mb must be > 0" in capsys.readouterr().err

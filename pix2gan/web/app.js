@@ -1,7 +1,9 @@
 // pix2gan serve: the page's logic. Everything talks to this server's own /api (nothing leaves the origin).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { model: null, photos: [], current: -1, reference: null, seq: 0, timer: null, resultUrl: null };
+const state = { model: null, photos: [], current: -1, reference: null, seq: 0, timer: null, resultUrl: null,
+                samplesSeq: 0, samplesFirst: 0, sampleUrls: [] };
+const SAMPLES = 6;  // a latent model's colourings shown at once, as thumbnails
 
 function photo() { return state.photos[state.current] || null; }
 function say(text, error = false) { $("status").textContent = text; $("status").classList.toggle("error", error); }
@@ -59,7 +61,45 @@ function select(i) {
   probe.src = p.url;
   $("suggestions").replaceChildren();
   renderPoints();
-  colorize(0);
+  colorize(0, () => showSamples(state.samplesFirst));
+}
+
+// a latent model: SAMPLES colourings (seeds first, first + 1, ...) as thumbnails; a click on one shows it
+async function showSamples(first) {
+  const p = photo();
+  if (!p || !state.model || !state.model.latent) return;
+  const seq = ++state.samplesSeq, box = $("samples");
+  state.samplesFirst = first;
+  state.sampleUrls.forEach((u) => URL.revokeObjectURL(u));
+  state.sampleUrls = [];
+  box.replaceChildren();
+  box.setAttribute("aria-busy", "true");
+  for (let seed = first; seed < first + SAMPLES; seed++) {
+    const f = form(p);
+    f.set("seed", String(seed));
+    f.append("preview", "160");
+    const r = await fetch("/api/colorize", { method: "POST", body: f });
+    if (seq !== state.samplesSeq) return;  // another photo or other colourings asked for meanwhile
+    if (!r.ok) break;
+    const url = URL.createObjectURL(await r.blob());
+    state.sampleUrls.push(url);
+    const b = document.createElement("button"), img = document.createElement("img");
+    b.type = "button";
+    b.className = "sample";
+    b.dataset.seed = String(seed);
+    b.setAttribute("aria-label", `show colouring ${seed}`);
+    img.src = url;
+    img.alt = `colouring ${seed}`;
+    b.append(img);
+    b.addEventListener("click", () => { $("seed").value = String(seed); markSample(); colorize(0); });
+    box.append(b);
+    markSample();
+  }
+  box.setAttribute("aria-busy", "false");
+}
+
+function markSample() {
+  for (const b of $("samples").children) b.setAttribute("aria-pressed", String(b.dataset.seed === $("seed").value));
 }
 
 function hintsDocument(p) { return { points: p.points.map(({ x, y, color }) => ({ x, y, color })) }; }
@@ -211,7 +251,8 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); addFiles(e.dataTransfer.files); });
 $("strength").addEventListener("input", () => { $("strength-value").textContent = $("strength").value; colorize(); });
 $("size").addEventListener("change", () => colorize());
-$("seed").addEventListener("change", () => colorize());
+$("seed").addEventListener("change", () => { markSample(); colorize(); });
+$("more-samples").addEventListener("click", () => showSamples(state.samplesFirst + SAMPLES));
 $("undo").addEventListener("click", () => {
   const p = photo();
   if (p && p.history.length) { p.points = JSON.parse(p.history.pop()); changed(); }
