@@ -415,14 +415,15 @@ def test_a_spreader_gives_the_direct_solves_answer_for_each_new_point_and_stays_
     light = np.clip(np.add.outer(np.linspace(0, 1, 30), np.linspace(0, 0.5, 40)) + rng.normal(0, 0.02, (30, 40)), 0, 1)
     light[:, 25:] = 0.95  # an edge the colour should stop at
     values = rng.normal(0, 0.3, (30, 40, 2))
-    spreader = Spreader(light, max_columns=4)
-    fixed = np.zeros((30, 40), bool)
-    for y, x in ((3, 4), (20, 30), (15, 10), (28, 39), (0, 0), (9, 33)):
-        fixed[y, x] = True
+    spreader = Spreader(light, max_columns=3)
+    a, b, c, d, e = (3, 4), (20, 30), (15, 10), (28, 39), (0, 0)
+    for points in ((a, b, c), (a, d), (c,), (e,), (b, d, e), (a, b)):  # several new at once, kept ones reused
+        fixed = np.zeros((30, 40), bool)
+        fixed[tuple(np.array(points).T)] = True
         got = spreader(values, fixed)
-        assert np.allclose(got, spread(light, values, fixed, SCREEN), atol=1e-8)
+        assert np.allclose(got, spread(light, values, fixed, SCREEN), atol=1e-8), points
         assert np.allclose(got[fixed], values[fixed])
-        assert len(spreader.columns) <= 4  # the last points' columns only
+        assert len(spreader.columns) <= 3  # the last points' columns only
     assert np.abs(spread(light, values, fixed, SCREEN) - spread(light, values, fixed)).max() < 1e-4  # ≈ Levin's
     fixed[10:14, 10:14] = True  # more fixed pixels than it keeps columns: one direct solve, the same system
     assert np.allclose(spreader(values, fixed), spread(light, values, fixed, SCREEN), atol=1e-8)

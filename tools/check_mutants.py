@@ -77,6 +77,17 @@ MUTANTS = [
            "maps[0, 2, left:left + side_x, top:top + side_y] = 1.0", ("tests/test_hints.py",)),
     Mutant("unknown keys of a hint ignored", "pix2gan/hints.py", "        if set(p) - POINT_KEYS:",
            "        if False:", ("tests/test_hints.py",)),
+    Mutant("a spreader's new columns solved for each other's pixels", "pix2gan/propagate.py",
+           "units[position[new], np.arange(len(new))] = 1.0", "units[position[new][::-1], np.arange(len(new))] = 1.0",
+           ("tests/test_hints.py",)),
+    Mutant("a spreader keeps every column it ever solved", "pix2gan/propagate.py",
+           "        while len(self.columns) > self.max_columns:", "        while False:", ("tests/test_hints.py",)),
+    Mutant("serve factorises nothing ahead of the first click", "pix2gan/serve.py",
+           "lambda: model.prepare_points(unclicked)) if unclicked else None",
+           "lambda: model.prepare_points(unclicked)) if False else None", ("tests/test_serve.py",)),
+    Mutant("a latent sample's thumbnail left full size", "pix2gan/serve.py",
+           "                out.thumbnail((preview, preview), Image.LANCZOS)", "                pass",
+           ("tests/test_serve.py",)),
 ]
 
 
