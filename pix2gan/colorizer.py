@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from pix2gan.hints import (REFERENCE_DIM, Hints, Point, Steering, ab_bins, follo
 from pix2gan.nets.latent import answer_codes
 from pix2gan.propagate import Spreader
 from pix2gan.runtime import on_device
-from pix2gan.models import check_backend, generator_from_state, pick_device
+from pix2gan.models import check_backend, for_backend, generator_from_state, pick_device, run_generator
 from pix2gan.tasks import make_task
 from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
@@ -63,7 +64,8 @@ class Colorizer:
         self.size = size
         self.strength = check_strength(strength)
         self.task = task or ColorizeTask()
-        self.backend = check_backend(backend)
+        self.backend = check_backend(backend, self.device)
+        self.G = for_backend(self.G, self.backend)
         self.steer = steer  # how hints are followed after the network; None: its output as it is
         self.memo: Memo | None = None  # set (pix2gan serve): the colours before the points of the last images
 
@@ -139,7 +141,8 @@ class Colorizer:
         h, w = light.shape[-2:]
         cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
-        ab = self.G(cond, **extra) if code is None else self.G(cond, code.to(self.device), **extra)
+        code = () if code is None else (code.to(self.device),)
+        ab = run_generator(self.G, self.backend, cond, *code, **extra)
         if hints is not None and hints.palette is not None and self.steer is not None:
             ab = follow_reference(cond[:, :1], ab, hints.palette, self.steer.reference_spread)
         ab = ab * self.strength
@@ -221,32 +224,42 @@ class Colorizer:
 
     @torch.inference_mode()
     def colorize_u8(self, pixels: np.ndarray, smoother: TemporalSmoother | None = None,
-                    z: torch.Tensor | None = None, seed: int = 0, hints: Hints | None = None) -> np.ndarray:
+                    z: torch.Tensor | None = None, seed: int = 0, hints: Hints | None = None,
+                    later: bool = False) -> np.ndarray | Callable[[], np.ndarray]:
         """:meth:`colorize_rgb` for 8-bit pixels, gray ``(H, W)`` or sRGB ``(H, W, 3)`` uint8, through the
         table-driven conversions (:func:`~pix2gan.tasks.colorize.lightness_u8`, ``lab_to_srgb_u8``): the same
-        colours (an output level may differ by one) at a fraction of the full-resolution cost."""
+        colours (an output level may differ by one) at a fraction of the full-resolution cost. ``later``: the last
+        conversion (Lab → sRGB at full resolution) returned as a function to call, e.g. on another thread."""
         x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)  # (copied if read-only)
         x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
         light = lightness_u8(x)
-        return lab_to_srgb_u8(light, self._ab(light, smoother, z, seed, hints)).cpu().numpy()
+        ab = self._ab(light, smoother, z, seed, hints)
+        convert = torch.inference_mode()(lambda: lab_to_srgb_u8(light, ab).cpu().numpy())
+        return convert if later else convert()
 
     def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0, hints=None,
-                 reference: Image.Image | None = None) -> Image.Image:
+                 reference: Image.Image | None = None, later: bool = False) -> Image.Image | Callable[[], Image.Image]:
         """``img`` colourised; a latent model's colouring is ``z`` when given, else colouring ``seed``. A hint model
         (``pix2gan train --hints``) takes colour points ``hints`` (see :meth:`hints`; or a prepared
-        :class:`~pix2gan.hints.Hints`) and a ``reference`` photo whose colours it should follow."""
+        :class:`~pix2gan.hints.Hints`) and a ``reference`` photo whose colours it should follow. ``later``: a
+        function that finishes the image instead (the full-resolution conversion after the network: the folder
+        pipeline runs it in its writer thread, beside the next image's network pass)."""
         if not isinstance(hints, Hints):
             hints = self.hints(*img.size, hints, reference)
-        pixels = pixels_u8(img) if self.backend == "fast" else None
+        pixels = pixels_u8(img) if self.backend != "torch" else None
         if pixels is None:  # the reference path, and 16-bit or float images on any backend
-            out = self.colorize_rgb(to_rgb_float(img), z=z, seed=seed, hints=hints)
+            done = self.colorize_rgb(to_rgb_float(img), z=z, seed=seed, hints=hints)
+            convert = lambda: done  # noqa: E731
         else:
-            out = self.colorize_u8(pixels, z=z, seed=seed, hints=hints)
-        out = Image.fromarray(out, "RGB")
+            convert = self.colorize_u8(pixels, z=z, seed=seed, hints=hints, later=True)
         alpha = alpha_channel(img)
-        if alpha is not None:
-            out.putalpha(Image.fromarray(alpha, "L"))
-        return out
+
+        def finish() -> Image.Image:
+            out = Image.fromarray(convert(), "RGB")
+            if alpha is not None:
+                out.putalpha(Image.fromarray(alpha, "L"))
+            return out
+        return finish if later else finish()
 
     def prepare_points(self, img: Image.Image) -> None:
         """With ``self.memo``: factorise the colour points' solver for ``img`` now, so that its first point costs a
@@ -323,7 +336,7 @@ class Colorizer:
         give a temporary name. Returns the frame count."""
         smoother = TemporalSmoother(smoothing) if smoothing > 0 else None
         code = answer_codes(self.G, z, seed)  # drawn once: every frame the same colouring
-        if self.backend == "fast":
+        if self.backend != "torch":
             frame = lambda rgb: self.colorize_u8(rgb, smoother, code, hints=hints)  # noqa: E731
         else:
             frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code,  # noqa: E731

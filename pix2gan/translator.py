@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from PIL import Image
 
 from pix2gan.data.images import to_rgb_uint8
 from pix2gan.nets.latent import answer_codes
-from pix2gan.models import check_backend, load_generator, pick_device
+from pix2gan.models import check_backend, for_backend, load_generator, pick_device, run_generator
 from pix2gan.runtime import on_device
 from pix2gan.tasks import make_task
 from pix2gan.tasks.paired import PairedTask
@@ -28,7 +29,8 @@ class Translator:
                  device: torch.device | str = "cpu", backend: str = "auto"):
         self.G, self.device = on_device(generator, device)
         self.task, self.size = task, size
-        self.backend = check_backend(backend)  # fast: folders decode and encode beside the model
+        self.backend = check_backend(backend, self.device)  # fast: folders decode and encode beside the model
+        self.G = for_backend(self.G, self.backend)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
@@ -44,7 +46,10 @@ class Translator:
         return getattr(self.G, "latent_dim", 0)
 
     @torch.inference_mode()
-    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0) -> Image.Image:
+    def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0,
+                 later: bool = False) -> Image.Image | Callable[[], Image.Image]:
+        """``img`` translated (``later``: a function that finishes it, the conversion to pixels after the network,
+        e.g. on the folder pipeline's writer thread)."""
         if self.size:
             w, h = img.size
             s = self.size / min(w, h)
@@ -53,6 +58,10 @@ class Translator:
         arr = np.asarray(rgb.convert("L"))[..., None] if self.task.cond_channels == 1 else np.asarray(rgb)
         cond = self.task.cond(torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None].to(self.device))
         code = answer_codes(self.G, z, seed)
-        out = self.G(cond) if code is None else self.G(cond, code.to(self.device))
-        y = self.task.to_pixels(cond, out)[0].permute(1, 2, 0).cpu().numpy()
-        return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")
+        out = run_generator(self.G, self.backend, cond, *(() if code is None else (code.to(self.device),)))
+
+        @torch.inference_mode()
+        def finish() -> Image.Image:
+            y = self.task.to_pixels(cond, out)[0].permute(1, 2, 0).cpu().numpy()
+            return Image.fromarray(y[..., 0], "L") if y.shape[-1] == 1 else Image.fromarray(y, "RGB")
+        return finish if later else finish()
