@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,14 +126,27 @@ def _save(save: Callable, result, dst: Path) -> None:
 
 def process_pipelined(pairs: list[tuple], load: Callable, compute: Callable, save: Callable, *,
                       overwrite: bool = False, progress: bool = True, desc: str = "images",
-                      depth: int = 2) -> Summary:
+                      depth: int = 2, timing: Callable[[float, float], None] | None = None) -> Summary:
     """:func:`process` in three stages that overlap: ``load(source)`` (decoding) of the next files in one thread,
     ``compute(loaded, *rest)`` here, ``save(result, tmp)`` (encoding, writing) of the previous ones in another; at
-    most ``depth`` files wait at each stage, so memory stays flat. The same outputs, skips and one-line failures."""
+    most ``depth`` files wait at each stage, so memory stays flat. The same outputs, skips and one-line failures.
+    ``timing(compute seconds, load + save seconds)``: called after each file's compute (the latest load and save),
+    once a file has been saved."""
     summary = Summary()
     todo = [p for p in pairs if overwrite or not p[1].exists()]
     summary.skipped = len(pairs) - len(todo)
     loading, saving = collections.deque(), collections.deque()
+    took = {"load": None, "save": None}  # the latest seconds of each side stage (None: none finished yet)
+
+    def timed(stage: str, fn: Callable) -> Callable:
+        def run(*args):
+            start = time.perf_counter()
+            try:
+                return fn(*args)
+            finally:
+                took[stage] = time.perf_counter() - start
+        return run
+    load, save = timed("load", load), timed("save", save)
 
     def finish(item) -> None:
         (src, dst, *_), future = item
@@ -152,10 +166,14 @@ def process_pipelined(pairs: list[tuple], load: Callable, compute: Callable, sav
             for item in itertools.islice(queue, 1):
                 loading.append((item, reader.submit(load, item[0])))
             try:
-                result = compute(loaded.result(), *rest)
+                ready = loaded.result()
+                start = time.perf_counter()
+                result = compute(ready, *rest)
             except Exception as e:  # noqa: BLE001 - one line per file, as in process()
                 _report(summary, e, src, dst)
                 continue
+            if timing is not None and None not in took.values():
+                timing(time.perf_counter() - start, took["load"] + took["save"])
             saving.append(((src, dst), writer.submit(_save, save, result, dst)))
             while len(saving) > depth:
                 finish(saving.popleft())

@@ -159,8 +159,9 @@ def _add_image_io(p, what: str) -> None:
     p.add_argument("--backend", choices=BACKENDS, default="auto",
                    help="fast: decoding and encoding beside the model" + (", 8-bit images converted through tables"
                                                                             if what == "colorize" else "")
-                        + "; torch: the reference path, one file after the other (default auto: fast; "
-                          "docs/speed.md has the measurements)")
+                        + "; bf16: the same with the generator in bf16 (CPUs with native bf16: AVX512-BF16 or "
+                          "AMX); torch: the reference path, one file after the other (default auto: bf16 where "
+                          "the CPU has native bf16, else fast; docs/speed.md has the measurements)")
     p.add_argument("--verbose", action="store_true", help="say which backend runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -214,7 +215,7 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     from pix2gan.data.images import read_image
     from pix2gan.data.video import is_video
     from pix2gan.files import save_image
-    from pix2gan.runtime import one_core_spared
+    from pix2gan.runtime import CoreSharing
 
     seed = getattr(args, "seed", 0)
     videos = [item for item in items if video and is_video(item[0])]
@@ -228,9 +229,11 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     options = dict(overwrite=args.overwrite, progress=progress, desc=verb)
     if model.backend == "torch":  # the reference path: one file after the other
         summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
-    else:  # decoding and encoding beside the model, on a core of their own
-        with one_core_spared():
-            summary = process_pipelined(images, load, compute, save, **options)
+    else:  # decoding, and the conversion after the network with the encoding, beside it on a core of their own
+        network = lambda loaded, sample: model(loaded[0], seed=seed + sample, later=True, **loaded[1])  # noqa: E731
+        with CoreSharing() as cores:
+            summary = process_pipelined(images, load, network, lambda finish, tmp: save(finish(), tmp),
+                                        timing=cores.record, **options)
     if videos:  # (no second, empty progress bar)
         summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
     return summary
@@ -668,6 +671,13 @@ def _add_serve(sub) -> None:
     p.add_argument("--queue", type=_positive("--queue"), default=8,
                    help="requests admitted at once for the one model (default %(default)s); more: 503")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    from pix2gan.models import BACKENDS
+
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="fast: 8-bit photos converted through tables; bf16: the same with the generator in bf16 "
+                        "(CPUs with native bf16); torch: the reference path (default auto: bf16 where the CPU has "
+                        "native bf16, else fast; docs/speed.md)")
+    p.add_argument("--verbose", action="store_true", help="say which backend runs")
     p.set_defaults(func=cmd_serve)
 
 
@@ -682,8 +692,10 @@ def cmd_serve(args) -> int:
 
     if not args.max_upload_mb > 0:
         raise Pix2GanError(f"--max-upload-mb must be > 0, got {args.max_upload_mb:g}")
-    model = (Colorizer.from_checkpoint(args.checkpoint, args.device) if args.checkpoint is not None
-             else Colorizer.default(args.device))
+    model = (Colorizer.from_checkpoint(args.checkpoint, args.device, backend=args.backend)
+             if args.checkpoint is not None else Colorizer.default(args.device, backend=args.backend))
+    if args.verbose:
+        print(f"backend: {model.backend}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach port {args.port} can use this server",
               file=sys.stderr)

@@ -11,7 +11,7 @@ from pix2gan.cli import main
 from pix2gan.colorizer import Colorizer
 from pix2gan.errors import Pix2GanError
 from pix2gan.models import check_backend
-from pix2gan.runtime import one_core_spared
+from pix2gan.runtime import CoreSharing
 from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
 
 from helpers import gray
@@ -40,7 +40,7 @@ def test_srgb_from_tables_is_the_reference_within_one_level():
 
 
 def test_fast_and_torch_colorizers_give_the_same_colours(tiny_run):
-    fast = Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu")
+    fast = Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu", backend="fast")
     ref = Colorizer.from_checkpoint(tiny_run / "checkpoint.pt", "cpu", backend="torch")
     assert (fast.backend, ref.backend) == ("fast", "torch")
     rng = np.random.default_rng(0)
@@ -52,8 +52,38 @@ def test_fast_and_torch_colorizers_give_the_same_colours(tiny_run):
     assert np.array_equal(np.asarray(fast(rgba))[..., 3], np.asarray(rgba)[..., 3])  # alpha kept
     deep = Image.fromarray((rng.random((12, 14)) * 65535).astype(np.uint16))  # 16-bit: the float path on both
     assert np.array_equal(np.asarray(fast(deep)), np.asarray(ref(deep)))
-    with pytest.raises(Pix2GanError, match="--backend 'onnx': choose one of auto, fast, torch"):
+    with pytest.raises(Pix2GanError, match="--backend 'onnx': choose one of auto, fast, bf16, torch"):
         check_backend("onnx")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_runs_where_the_cpu_has_it_natively_and_keeps_the_colours(tiny_run, tmp_path, capsys, monkeypatch,
+                                                                       native):
+    import skimage.color
+
+    import pix2gan.runtime
+
+    monkeypatch.setattr(pix2gan.runtime, "cpu_has_native_bf16", lambda: native)  # (emulated elsewhere: slow, same)
+    assert check_backend("auto") == ("bf16" if native else "fast") and check_backend("auto", "cuda") == "fast"
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        gray(src / f"{i}.png")
+    ckpt = str(tiny_run / "checkpoint.pt")
+    assert main(["colorize", str(src), str(tmp_path / "ref"), "--checkpoint", ckpt, "--backend", "torch",
+                 "--quiet"]) == 0
+    code = main(["colorize", str(src), str(tmp_path / "bf16"), "--checkpoint", ckpt, "--backend", "bf16", "--quiet",
+                 "--verbose"])
+    err = capsys.readouterr().err
+    if not native:
+        assert code == 2 and "--backend bf16: this CPU has no native bf16" in err and len(err.splitlines()) == 1
+        assert not (tmp_path / "bf16").exists()
+        return
+    assert code == 0 and "backend: bf16" in err
+    for i in range(3):
+        a, b = (skimage.color.rgb2lab(np.asarray(Image.open(tmp_path / k / f"{i}.png").convert("RGB")) / 255)
+                for k in ("ref", "bf16"))
+        assert skimage.color.deltaE_ciede2000(a, b).mean() < 1.0  # the bound on "the same colours"
 
 
 def test_the_cli_backends_write_the_same_files_and_report_failures_alike(tiny_run, tmp_path, capsys):
@@ -103,17 +133,29 @@ def test_a_pipeline_failure_at_any_stage_is_one_line_and_nothing_half_written(tm
             raise OSError(28, "No space left on device")
         tmp.write_text(str(value * 10))
 
-    summary = process_pipelined(pairs, load, compute, save, progress=False)
+    timings = []
+    summary = process_pipelined(pairs, load, compute, save, progress=False, timing=lambda *t: timings.append(t))
     err = capsys.readouterr().err
     assert summary.done == 3 and len(summary.failed) == 3
+    assert 1 <= len(timings) <= 4 and all(c >= 0 and b >= 0 for c, b in timings)  # files computed after a save
     assert f"{src / '1.png'}: cannot decode" in err and f"{src / '3.png'}: ValueError: no three" in err
     assert f"{tmp_path / 'out' / '5.png'}: cannot write (No space left on device)" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "2.png", "4.png"]  # no temporaries
     assert [(tmp_path / "out" / f"{i}.png").read_text() for i in (0, 2, 4)] == ["0", "20", "40"]
 
 
-def test_one_core_is_spared_for_the_writer_and_given_back():
-    before = torch.get_num_threads()
-    with one_core_spared():
-        assert torch.get_num_threads() == max(1, before - 1)
-    assert torch.get_num_threads() == before
+def test_the_network_spares_a_core_for_the_writer_unless_it_is_the_bottleneck(monkeypatch):
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: setattr(torch, "_test_threads", n))
+    monkeypatch.setattr(torch, "get_num_threads", lambda: torch._test_threads)
+    monkeypatch.setattr(torch, "_test_threads", 4, raising=False)
+    for network_s, beside_s, after in ((2.0, 1.0, 4), (1.2, 1.0, 3)):
+        with CoreSharing(probe=3, ratio=1.5) as cores:
+            assert torch.get_num_threads() == 3  # measured first with a core of their own for reader and writer
+            for _ in range(2):
+                cores.record(network_s, beside_s)
+            assert torch.get_num_threads() == 3
+            cores.record(network_s, beside_s)
+            assert torch.get_num_threads() == after  # the network the bottleneck: every core; else one spared
+            cores.record(0.0, 9.0)  # decided once
+            assert torch.get_num_threads() == after
+        assert torch.get_num_threads() == 4
