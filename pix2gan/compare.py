@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from torchvision.utils import make_grid
 
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.files import atomic_write_bytes, replacing
@@ -289,6 +288,7 @@ def labelled_grid(columns: list[torch.Tensor], names: list[str], cell: int = 112
     """Columns of images ``(n, 3, h, w)`` in [0, 1] side by side, each scaled (nearest) to about ``cell`` px wide,
     with its name written above it."""
     from PIL import ImageDraw, ImageFont
+    from torchvision.utils import make_grid  # (imported here: torchvision takes 1.4 s to import)
 
     scale = max(1, cell // columns[0].shape[-1])
     strips = []

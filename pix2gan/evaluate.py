@@ -10,7 +10,6 @@ from torch import Tensor
 
 from pix2gan.data.source import fixed_batches
 from pix2gan.metrics import evaluate_images, psnr, sample_spread
-from torchvision.utils import make_grid
 
 from pix2gan.nets.latent import prior_codes
 
@@ -79,4 +78,6 @@ def sample_grid(G: torch.nn.Module, task, batch: Tensor, device: str | torch.dev
         fakes = [G(cond, prior_codes(cond.shape[0], latent, s).to(device)) for s in range(3)] if latent else [G(cond)]
     G.train(was_training)
     rows = torch.stack([task.cond_to_rgb(cond), *(task.to_rgb(cond, f) for f in fakes), task.to_rgb(cond, real)], 1)
+    from torchvision.utils import make_grid  # (imported here: torchvision takes 1.4 s to import)
+
     return make_grid(rows.flatten(0, 1).cpu(), nrow=len(fakes) + 2, padding=2)

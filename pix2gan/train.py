@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.utils import save_image
 from tqdm import tqdm
 
 from pix2gan.checkpoint import load_checkpoint, save_checkpoint
@@ -409,6 +408,8 @@ class Trainer:
         images when there are any, else of training images."""
         if self._sample_batch is None:
             self._sample_batch = center_batch(self.holdout or self.data, 4, self.cfg.size)
+        from torchvision.utils import save_image  # (imported here: torchvision takes 1.4 s to import)
+
         grid = sample_grid(self.G_eval, self.task, self._sample_batch, self.device)
         path = self.run.sample(self.step)
         with replacing(path) as tmp:
