@@ -118,6 +118,7 @@ class Api:
         self.colorizer, self.max_upload_mb, self.max_pixels = colorizer, max_upload_mb, max_pixels
         self.limit_bytes = int(max_upload_mb * 2**20)
         self.jobs, self.cache = ModelQueue(queue), DecodedCache()
+        self.prepared: OrderedDict[str, bool] = OrderedDict()  # photos whose points solver was factorised ahead
         colorizer.memo = colorizer.memo or Memo(4)  # a hint click re-sends the photo: the network runs once for it
 
     async def read_form(self, request):
@@ -186,7 +187,7 @@ class Api:
         preview = _number(form, "preview", int, None, 16, 4096)
         model = self.with_settings(form)
 
-        def job() -> bytes:
+        def job() -> tuple[bytes, Image.Image | None]:
             img = self.cache.decode(*image, self.max_pixels)
             reference = self.cache.decode(*ref, self.max_pixels) if ref else None
             hints = self.hints(img, form, reference)
@@ -198,7 +199,13 @@ class Api:
             return buf.getvalue(), img if (hints is None or not hints.points) and not preview else None
 
         png, unclicked = await self.jobs.run(job)
-        warm = BackgroundTask(self.jobs.when_idle, lambda: model.prepare_points(unclicked)) if unclicked else None
+        key = hashlib.sha256(image[0]).hexdigest()
+        warm = None
+        if unclicked is not None and key not in self.prepared:  # once per photo (a slider moved: nothing new)
+            self.prepared[key] = True
+            while len(self.prepared) > self.colorizer.memo.size:
+                self.prepared.popitem(last=False)
+            warm = BackgroundTask(self.jobs.when_idle, lambda: model.prepare_points(unclicked))
         return Response(png, media_type="image/png", background=warm)
 
     async def suggest(self, request):
