@@ -229,7 +229,7 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
     options = dict(overwrite=args.overwrite, progress=progress, desc=verb)
     if model.backend == "torch":  # the reference path: one file after the other
         summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
-    else:  # decoding, and the conversion after the network with the encoding, beside it on a core of their own
+    else:  # decoding, and the conversion after the network with the encoding, beside it (runtime.CoreSharing)
         network = lambda loaded, sample: model(loaded[0], seed=seed + sample, later=True, **loaded[1])  # noqa: E731
         with CoreSharing() as cores:
             summary = process_pipelined(images, load, network, lambda finish, tmp: save(finish(), tmp),
