@@ -163,11 +163,11 @@ def photo(args) -> None:
 
 
 README_TRAIN = ["--data", "builtin:bimodal-colors", "--latent-dim", "8", "--size", "32", "--depth", "5", "--ngf", "32",
-                "--ndf", "32", "--batch-size", "32", "--steps", "1500"]
+                "--ndf", "32", "--batch-size", "32", "--steps", "1500", "--holdout", "0.2"]
 
 
 def cli(args) -> None:
-    """The user's path: the README's latent train command (all images, default code loss), then ``pix2gan colorize
+    """The user's path: the README's latent train command (default code loss), then ``pix2gan colorize
     --samples 8`` on 24 freshly generated bimodal images (another generator seed, 32 px) given in gray (their own
     CIE L, as R = G = B), for each ``--cli-seeds`` training seed: shape coverage and each sample's hue-hit rate."""
     import subprocess
