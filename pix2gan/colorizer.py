@@ -130,9 +130,8 @@ class Colorizer:
         """What :meth:`_prior` depends on, as a key (None when it depends on the points: they go to the network)."""
         if hints is not None and hints.points and (self.steer is None or self.steer.points_to_network):
             return None
-        digest = lambda t: None if t is None else hashlib.sha1(t.cpu().numpy().tobytes()).hexdigest()  # noqa: E731
-        return (digest(light), digest(z), seed, self.strength, self.size,
-                digest(hints.reference if hints else None), digest(hints.palette if hints else None))
+        return (_digest(light), _digest(z), seed, self.strength, self.size,
+                _digest(hints.reference if hints else None), _digest(hints.palette if hints else None))
 
     def _prior(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
                seed: int, hints: Hints | None = None) -> torch.Tensor:
@@ -172,7 +171,7 @@ class Colorizer:
         a single image solves directly, which is cheaper than factorising for later points)."""
         if self.memo is None:
             return None
-        key = ("spreader", hashlib.sha1(light.cpu().numpy().tobytes()).hexdigest())
+        key = ("spreader", _digest(light))
         found = self.memo.get(key)
         if found is None:
             found = spreader_for(light)
@@ -343,6 +342,11 @@ class Colorizer:
             frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code,  # noqa: E731
                                                   hints=hints)
         return transcode(Path(src), Path(dst), frame, crf=crf, progress=progress, desc=Path(src).name)
+
+
+def _digest(t: torch.Tensor | None) -> str | None:
+    """A tensor's contents as a key for :class:`Memo` (None stays None)."""
+    return None if t is None else hashlib.sha1(t.cpu().numpy().tobytes()).hexdigest()
 
 
 class Memo:

@@ -303,8 +303,7 @@ def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP,
     prior = keep * ab
     difference = (maps[0, :2] - prior[0]).permute(1, 2, 0).float().cpu().numpy()
     if spreader is None:
-        lightness = ((light[0, 0].float() + 1) / 2).cpu().numpy()
-        correction = spread(lightness, difference, fixed.cpu().numpy(), SCREEN)
+        correction = spread(_lightness(light), difference, fixed.cpu().numpy(), SCREEN)
     else:
         correction = spreader(difference, fixed.cpu().numpy())
     return prior + torch.from_numpy(correction).permute(2, 0, 1)[None].to(ab)
@@ -312,7 +311,12 @@ def follow_points(light: Tensor, ab: Tensor, maps: Tensor, keep: float = KEEP,
 
 def spreader_for(light: Tensor) -> Spreader:
     """:func:`follow_points`' solver for the lightness ``light`` ``(1, 1, h, w)`` in [-1, 1], factorised."""
-    return Spreader(((light[0, 0].float() + 1) / 2).cpu().numpy())
+    return Spreader(_lightness(light))
+
+
+def _lightness(light: Tensor) -> "np.ndarray":
+    """``light`` ``(1, 1, h, w)`` in [-1, 1] as the spread's lightness ``(h, w)`` in [0, 1] (CIE L / 100)."""
+    return ((light[0, 0].float() + 1) / 2).cpu().numpy()
 
 
 @dataclass(frozen=True)
