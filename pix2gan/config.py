@@ -18,7 +18,7 @@ from pix2gan.errors import Pix2GanError
 from pix2gan.losses import GAN_LOSSES, RECON_LOSSES
 from pix2gan.metrics import DIRECTION
 from pix2gan.nets.patchgan import patch_output_size
-from pix2gan.nets.unet import INJECT, NORMS
+from pix2gan.nets.unet import INJECT, NORMS, UPSAMPLE
 from pix2gan.tasks import TASKS
 
 #: How ``gan_loss`` and ``recon`` are spelt on the command line (and in configs written before 0.2) when left out.
@@ -75,6 +75,10 @@ class TrainConfig:
     ngf: int = option(64, "generator base width", low=1)
     g_norm: str = option("batch", "generator normalisation", choices=NORMS)
     dropout: float = option(0.5, "dropout in the U-Net's inner decoder levels", low=0, high=1, open_high=True)
+    upsample: str = option("transposed", "how the U-Net's decoder doubles its maps: transposed convolution "
+                           "(pix2pix), resize (bilinear ×2, then a 3×3 convolution) or pixelshuffle (sub-pixel "
+                           "convolution, ICNR initialised); the last two paint no checkerboard or stripes",
+                           choices=UPSAMPLE)
     disc: str = option("conditional", "conditional: D(cond, image) as pix2pix; unconditional: D(image) as Alpha-GAN",
                        choices=("conditional", "unconditional"))
     d_layers: int = option(3, "PatchGAN layers: 1,2,3,4,5 → 16,34,70,142,286 px patches", low=1)
@@ -159,6 +163,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
+        values = {"upsample": "transposed", **values}  # written before the choice existed
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -71,9 +71,9 @@ def build_generator(cfg: TrainConfig) -> UNet:
     task = make_task(cfg)
     if cfg.hints:  # the hints spread by HintFill first; the reference at the innermost level
         return UNet(task.cond_channels + FILL_CHANNELS, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm,
-                    cfg.dropout, cfg.latent_dim, cfg.latent_inject, REFERENCE_DIM, HintFill())
+                    cfg.dropout, cfg.latent_dim, cfg.latent_inject, REFERENCE_DIM, HintFill(), cfg.upsample)
     return UNet(task.cond_channels, task.out_channels, cfg.depth, cfg.ngf, cfg.g_norm, cfg.dropout,
-                cfg.latent_dim, cfg.latent_inject)
+                cfg.latent_dim, cfg.latent_inject, upsample=cfg.upsample)
 
 
 def build_discriminator(cfg: TrainConfig) -> PatchDiscriminator | None:

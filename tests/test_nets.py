@@ -178,3 +178,26 @@ def test_the_matmul_route_is_taken_where_it_wins(monkeypatch, cpu, fp32_layers, 
         with torch.autocast("cpu", torch.bfloat16):
             onednn = G(x).float()
     torch.testing.assert_close(routed, onednn, atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "pixelshuffle"])
+def test_unet_upsample_choices_keep_sizes_and_train(upsample):
+    net = UNet(1, 2, depth=4, ngf=4, upsample=upsample).train()
+    y = net(torch.randn(2, 1, 37, 53))
+    assert y.shape == (2, 2, 37, 53)
+    y.mean().backward()
+    assert all(p.grad is not None for p in net.parameters())
+    with pytest.raises(ValueError, match="upsample"):
+        UNet(upsample="deconv")
+
+
+def test_icnr_starts_the_sub_pixel_layer_as_nearest_neighbour_upsampling():
+    from pix2gan.nets import init_weights
+    from pix2gan.nets.unet import SubPixelUp
+
+    layer = SubPixelUp(3, 2)
+    init_weights(layer)
+    torch.nn.init.normal_(layer.conv.bias)  # biases too stay equal across the four sub-pixels
+    layer.icnr_()
+    y = layer(torch.randn(1, 3, 5, 7))
+    assert torch.equal(y, torch.nn.functional.interpolate(y[..., ::2, ::2], scale_factor=2.0, mode="nearest"))

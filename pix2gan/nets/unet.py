@@ -10,6 +10,7 @@ from pix2gan.runtime import cpu_has_amx
 
 NORMS = ("batch", "instance", "none")
 INJECT = ("input", "all")  # where a latent code enters the U-Net
+UPSAMPLE = ("transposed", "resize", "pixelshuffle")  # how the decoder doubles its maps
 #: On the CPU a 4×4 stride-2 layer whose small side (batch × the down layer's output or the up layer's input pixels)
 #: has at most this many positions runs as one matmul with its weight in its own layout: next to the bottleneck the
 #: weights are large and the maps tiny, and oneDNN re-lays out the weight on every call. The thresholds are measured
@@ -58,6 +59,49 @@ class Up(nn.ConvTranspose2d):
         return y if self.bias is None else y + self.bias.to(y.dtype)[:, None, None]
 
 
+class ResizeUp(nn.Module):
+    """×2 bilinear resize, then a 3×3 convolution (Odena et al. 2016, "Deconvolution and Checkerboard Artifacts"):
+    ``(B, Cin, H, W) → (B, Cout, 2H, 2W)``. Every output pixel is made by the same weights from evenly spaced
+    inputs, so it cannot paint a period-2 grid the way a stride-2 transposed convolution's uneven overlap does."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False))
+
+
+class SubPixelUp(nn.Module):
+    """Sub-pixel convolution (Shi et al. 2016): a 3×3 convolution to ``4 · Cout`` channels, then a ×2 pixel
+    shuffle: ``(B, Cin, H, W) → (B, Cout, 2H, 2W)``. :meth:`icnr_` (Aitken et al. 2017, as DeOldify) makes the four
+    sub-pixels of each output channel start equal, so training starts from nearest-neighbour upsampling, free of
+    checkerboard."""
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 4 * out_channels, 3, 1, 1, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.pixel_shuffle(self.conv(x), 2)
+
+    @torch.no_grad()
+    def icnr_(self) -> None:
+        """ICNR initialisation in place: each output channel's four sub-pixel kernels (pixel shuffle's channels
+        ``4c … 4c + 3``) and biases become copies of the first."""
+        for p in (self.conv.weight, self.conv.bias):
+            if p is not None:
+                p.copy_(p[::4].repeat_interleave(4, 0))
+
+
+def up_layer(kind: str, in_channels: int, out_channels: int, bias: bool = True) -> nn.Module:
+    """The decoder's ×2 upsampling layer by name (:data:`UPSAMPLE`)."""
+    layers = {"transposed": Up, "resize": ResizeUp, "pixelshuffle": SubPixelUp}
+    if kind not in layers:
+        raise ValueError(f"upsample must be one of {', '.join(UPSAMPLE)}, got {kind!r}")
+    return layers[kind](in_channels, out_channels, bias=bias)
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """A normalisation layer by name: ``batch``, ``instance`` (affine, no running stats) or ``none``."""
     if kind == "batch":
@@ -72,7 +116,8 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
 class UNetBlock(nn.Module):
     """One level of the U: ``x → [x, up(inner(down(x)))]`` (the skip is the concatenation).
 
-    Spatial size is halved by ``down`` (4×4 conv, stride 2) and restored by ``up`` (4×4 transposed conv, stride 2).
+    Spatial size is halved by ``down`` (4×4 conv, stride 2) and restored by ``up`` (:func:`up_layer`: pix2pix's 4×4
+    transposed conv, stride 2, or a resize or sub-pixel convolution).
     An odd side is padded by one replicated row/column at the bottom/right before ``down`` and the result cropped
     back, so every level takes any size and the cost stays proportional to the pixels. Sides are also padded up to
     2 at the innermost level and 4 elsewhere, so no norm layer ever sees a 1×1 map (batch norm with batch 1 and
@@ -82,20 +127,20 @@ class UNetBlock(nn.Module):
 
     def __init__(self, outer: int, inner: int, sub: nn.Module | None, *, in_channels: int | None = None,
                  outermost: bool = False, norm: str = "batch", dropout: float = 0.0, latent: int = 0,
-                 code_start: int = 0):
+                 code_start: int = 0, upsample: str = "transposed"):
         super().__init__()
         in_channels = outer if in_channels is None else in_channels
         bias = norm != "batch"  # a bias right before batch norm is wasted
         down = Down(in_channels + latent, inner, bias=bias)
         up_in = inner if sub is None else inner * 2
         if outermost:
-            up = Up(up_in, outer)
+            up = up_layer(upsample, up_in, outer)
             layers = [down, sub, nn.ReLU(True), up, nn.Tanh()]
         elif sub is None:  # innermost
-            up = Up(up_in, outer, bias=bias)
+            up = up_layer(upsample, up_in, outer, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True), up, norm_layer(norm, outer)]
         else:
-            up = Up(up_in, outer, bias=bias)
+            up = up_layer(upsample, up_in, outer, bias=bias)
             layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), sub,
                       nn.ReLU(True), up, norm_layer(norm, outer)]
             if dropout > 0:
@@ -157,6 +202,8 @@ class UNet(nn.Module):
             concatenated to the innermost level's input, where every output pixel sees it (iColor's global hint).
         prepare: a module without parameters applied to the input first (a hint model's
             :class:`~pix2gan.hints.HintFill`); ``in_channels`` then counts the channels it gives.
+        upsample: the decoder's ×2 layers (:data:`UPSAMPLE`): ``transposed`` (pix2pix), ``resize`` or
+            ``pixelshuffle`` (no checkerboard; :func:`up_layer`).
 
     Input ``(B, in_channels, H, W)`` of any H, W ≥ 1 in [-1, 1]; output ``(B, out_channels, H, W)`` in [-1, 1].
     Odd sides are padded by one pixel at the level where they occur (see :class:`UNetBlock`), not the whole image
@@ -165,7 +212,7 @@ class UNet(nn.Module):
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, depth: int = 8, ngf: int = 64,
                  norm: str = "batch", dropout: float = 0.5, latent_dim: int = 0, inject: str = "input",
-                 reference_dim: int = 0, prepare: nn.Module | None = None):
+                 reference_dim: int = 0, prepare: nn.Module | None = None, upsample: str = "transposed"):
         super().__init__()
         if depth < 2:
             raise ValueError(f"depth must be at least 2, got {depth}")
@@ -178,12 +225,13 @@ class UNet(nn.Module):
         width = [ngf * min(2 ** i, 8) for i in range(depth)]
         # the code vector is (z, reference): the innermost level takes its part of z and the reference
         block = UNetBlock(width[depth - 2], width[depth - 1], None, norm=norm, latent=inner_z + reference_dim,
-                          code_start=latent_dim - inner_z)
+                          code_start=latent_dim - inner_z, upsample=upsample)
         for i in range(depth - 2, 0, -1):  # level i maps width[i-1] channels to width[i] and back
             with_dropout = dropout if depth - 1 - i <= 3 and width[i - 1] == width[i] else 0.0
-            block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout, latent=inner_z)
+            block = UNetBlock(width[i - 1], width[i], block, norm=norm, dropout=with_dropout, latent=inner_z,
+                              upsample=upsample)
         self.model = UNetBlock(out_channels, ngf, block, in_channels=in_channels, outermost=True, norm=norm,
-                               latent=latent_dim)
+                               latent=latent_dim, upsample=upsample)
 
     def forward(self, x: Tensor, z: Tensor | None = None, reference: Tensor | None = None) -> Tensor:
         """``x`` ``(B, in_channels, H, W)``, ``z`` ``(B, latent_dim)`` (a model with a latent code; None: the prior's
