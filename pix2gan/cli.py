@@ -606,7 +606,7 @@ def cmd_compare(args) -> int:
                              ema=not args.no_ema, progress=not args.quiet, title=title)
         page = args.out / "index.html"
     print(markdown_table(results, ["psnr", "ssim", "sharpness_diff", "grad_mag_ratio", "colourfulness_ratio",
-                                   "chroma_ratio", "hue_hit_rate", "shape_chroma_ratio", "hue_hit_min", "coverage",
+                                   "chroma_ratio", "ripple_ratio", "hue_hit_rate", "shape_chroma_ratio", "hue_hit_min", "coverage",
                                    "best_psnr", "sample_spread"]))
     print(f"wrote {page}")
     return 0

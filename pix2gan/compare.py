@@ -208,6 +208,9 @@ GROUPS = [
         ("hue_hit_rate", "share of shape pixels given the right one of the two hues (bimodal set)"),
         ("shape_chroma_ratio", "chroma on the shapes over the truth's (bimodal set: an averaging loss paints them gray)"),
     ]),
+    ("Artefacts", "prediction / ground truth: 1 is as clean as reality, above 1 the network adds a pattern", [
+        ("ripple_ratio", "periodic colour ripple (stripes, checkerboard at 2–16 px) where the lightness is smooth"),
+    ]),
 ]
 
 

@@ -142,6 +142,48 @@ def sample_spread(samples: Tensor, ab: bool = False) -> float:
     return torch.stack(dist).mean().item()
 
 
+#: The periods (pixels) :func:`ripple` looks at: those a U-Net's stride-2 upsampling layers can leave behind.
+RIPPLE_PERIODS = (2, 4, 8, 16)
+
+
+def _plane_residual(x: Tensor) -> Tensor:
+    """``x`` ``(..., T, T)`` minus its least-squares plane ``c + u·row + v·column`` per tile."""
+    t = x.shape[-1]
+    r = torch.linspace(-1, 1, t, dtype=x.dtype, device=x.device)
+    basis = torch.stack([torch.ones(t, t, dtype=x.dtype, device=x.device), r[:, None].expand(t, t),
+                         r[None, :].expand(t, t)]).flatten(1)  # (3, T²), orthogonal rows
+    basis = basis / basis.norm(dim=1, keepdim=True)
+    flat = x.flatten(-2)
+    return (flat - (flat @ basis.T) @ basis).unflatten(-1, (t, t))
+
+
+def ripple(img: Tensor, tile: int = 32, flat: float = 1.0) -> Tensor:
+    """Periodic colour ripple on smooth regions — the stripes and checkerboard a transposed-convolution decoder
+    paints into a flat sky. ``img`` sRGB in [0, 1] is cut into ``tile``² tiles (the bottom/right remainder left
+    out); a tile is smooth when its CIE L (0–100) departs from its best-fit plane by at most ``flat`` (RMS). In each
+    smooth tile, a and b less their best-fit plane go through a 2-D FFT, and the power at the frequencies of
+    :data:`RIPPLE_PERIODS` (stripes along either axis and their checkerboard products: both frequencies in
+    {0, T/p}, not both 0) is summed over a and b as a mean square in (Lab units)². Per image: the mean over its
+    smooth tiles, 0 without any. Reported as prediction / truth, where 1 is as rippled as reality."""
+    _check(img)
+    b, _, h, w = img.shape
+    if img.shape[1] == 1 or h < tile or w < tile:
+        return torch.zeros(b, device=img.device)
+    lab = kornia.color.rgb_to_lab(img[..., :h - h % tile, :w - w % tile].double())
+    tiles = lab.unfold(2, tile, tile).unfold(3, tile, tile)  # (B, 3, nh, nw, T, T)
+    smooth = _plane_residual(tiles[:, 0]).pow(2).mean((-2, -1)).sqrt() <= flat  # (B, nh, nw)
+    power = torch.fft.fft2(_plane_residual(tiles[:, 1:])).abs().pow(2) / tile ** 4  # (B, 2, nh, nw, T, T)
+    bins = [0] + sorted({tile // p for p in RIPPLE_PERIODS if tile % p == 0 and p < tile})
+    mask = torch.zeros(tile, tile, dtype=torch.bool, device=img.device)
+    for i in bins:
+        for j in bins:
+            mask[i, j] = mask[-i, j] = mask[i, -j] = mask[-i, -j] = (i, j) != (0, 0)
+    per_tile = (power * mask).sum((1, -2, -1))  # (B, nh, nw): Parseval, the mean square of these components
+    count = smooth.flatten(1).sum(1)
+    total = (per_tile * smooth).flatten(1).sum(1)
+    return torch.where(count > 0, total / count.clamp_min(1), torch.zeros_like(total)).float()
+
+
 #: No-reference figures, reported for predictions and as prediction / ground-truth ratios.
 NO_REFERENCE = {
     "laplacian_var": laplacian_variance,
@@ -150,11 +192,13 @@ NO_REFERENCE = {
     "blur_effect": blur_effect,
     "colourfulness": colourfulness,
     "chroma": chroma,
+    "ripple": ripple,
 }
 
 #: How to rank variants by a metric: "max", "min", or "one" (closest to 1.0 is best).
 DIRECTION = {"psnr": "max", "ssim": "max", "l1": "min", "sharpness_diff": "max", "laplacian_var": "max",
              "grad_mag": "max", "hf_fraction": "max", "blur_effect": "min", "colourfulness": "max", "chroma": "max",
+             "ripple": "min",
              **{f"{name}_ratio": "one" for name in NO_REFERENCE}}
 #: The figures of several samples per input (``evaluate --samples``); ranked like the others, not validated on.
 SAMPLE_DIRECTION = {"best_psnr": "max", "sample_spread": "max", "coverage": "max", "hue_hit_min": "max"}

@@ -138,14 +138,14 @@ def test_compare_and_evaluate_through_the_cli(tmp_path, capsys):
     assert list(table) == ["l2", "l1*10+lsgan"]
     expected = {"psnr", "ssim", "l1", "sharpness_diff", "laplacian_var", "laplacian_var_ratio", "grad_mag",
                 "grad_mag_ratio", "hf_fraction", "hf_fraction_ratio", "blur_effect", "blur_effect_ratio",
-                "colourfulness", "colourfulness_ratio", "chroma", "chroma_ratio", "hue_hit_rate",
+                "colourfulness", "colourfulness_ratio", "chroma", "chroma_ratio", "ripple", "ripple_ratio", "hue_hit_rate",
                 "shape_chroma_ratio"}
     for row in table.values():
         assert set(row) == expected
     csv_lines = (out / "metrics.csv").read_text().splitlines()
     assert csv_lines[0].startswith("variant,psnr") and len(csv_lines) == 3
     page = (out / "index.html").read_text()
-    assert "<b>" in page and "l1*10+lsgan" in page and 'src="grid.png"' in page
+    assert "<b>" in page and "l1*10+lsgan" in page and 'src="grid.png"' in page and "ripple_ratio" in page
     capsys.readouterr()
 
     # the same runs, evaluated again without training; then one run alone with evaluate --json
@@ -193,3 +193,47 @@ def test_evaluate_runs_holds_one_generator_at_a_time(tmp_path, monkeypatch):
     runs = {p.name: p for p in sorted((out / "runs").iterdir())}
     results = compare.evaluate_runs(runs, None, 4)
     assert len(alive) == 3 and list(results) == list(runs)
+
+
+def _upsampled_gradient(kind: str) -> torch.Tensor:
+    """A smooth (linear) 48² map of 6 channels through one freshly initialised ×2 upsampling layer of ``kind``
+    (``"truth"``: the map bilinearly resized), the first two output channels rescaled to ±10 Lab units of a and b
+    over a flat L, with faint noise, the 16-pixel border (zero padding's) cut off: ``(1, 3, 64, 64)`` sRGB."""
+    from pix2gan.nets import init_weights
+    from pix2gan.nets.unet import up_layer
+
+    torch.manual_seed(0)
+    y, x = torch.meshgrid(torch.linspace(-1, 1, 48), torch.linspace(-1, 1, 48), indexing="ij")
+    feats = torch.stack([x, y, x + y, x - y, 2 * x - y, torch.ones_like(x)])[None]
+    if kind == "truth":
+        ab = torch.nn.functional.interpolate(feats, scale_factor=2.0, mode="bilinear")[:, :2]
+    else:
+        layer = up_layer(kind, 6, 2)
+        init_weights(layer)
+        with torch.no_grad():
+            ab = layer(feats)
+    ab = ab[..., 16:80, 16:80]
+    ab = (ab - ab.mean((2, 3), keepdim=True)) / ab.std((2, 3), keepdim=True) * 10
+    noise = torch.randn(1, 2, 64, 64, generator=torch.Generator().manual_seed(1)) * 0.5  # reality is not perfect
+    lab = torch.cat([torch.full((1, 1, 64, 64), 60.0), ab + noise], 1)
+    return kornia.color.lab_to_rgb(lab).clamp(0, 1)
+
+
+def test_ripple_tells_a_checkerboard_upsampler_from_artefact_free_ones():
+    truth = metrics.ripple(_upsampled_gradient("truth")).item()
+    assert truth > 0
+    assert metrics.ripple(_upsampled_gradient("resize")).item() <= 1.5 * truth
+    transposed = metrics.ripple(_upsampled_gradient("transposed")).item()
+    assert transposed > 100 * truth
+    # ICNR starts sub-pixel convolution as nearest-neighbour upsampling: a faint 2-pixel staircase, no grid
+    assert metrics.ripple(_upsampled_gradient("pixelshuffle")).item() < transposed / 100
+
+
+def test_ripple_measures_stripes_in_flat_regions_only():
+    y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    stripes = 2 * torch.sin(x * 2 * torch.pi / 8)  # amplitude 2: mean square 2
+    flat = kornia.color.lab_to_rgb(torch.stack([torch.full_like(x, 50), stripes, torch.zeros_like(x)])[None])
+    assert metrics.ripple(flat).item() == pytest.approx(2.0, rel=0.1)  # less what the plane fit takes
+    busy = kornia.color.lab_to_rgb(torch.stack([50 + 20 * torch.sin(x * y), stripes, torch.zeros_like(x)])[None])
+    assert metrics.ripple(busy).item() == 0  # no smooth tile: nothing to see stripes on
+    assert metrics.ripple(torch.rand(1, 1, 64, 64)).item() == 0  # gray
