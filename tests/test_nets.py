@@ -201,3 +201,17 @@ def test_icnr_starts_the_sub_pixel_layer_as_nearest_neighbour_upsampling():
     layer.icnr_()
     y = layer(torch.randn(1, 3, 5, 7))
     assert torch.equal(y, torch.nn.functional.interpolate(y[..., ::2, ::2], scale_factor=2.0, mode="nearest"))
+
+
+def test_configs_written_before_the_upsample_choice_load_as_transposed():
+    import dataclasses
+
+    from pix2gan.config import TrainConfig
+    from pix2gan.models import build_generator
+
+    old = {k: v for k, v in dataclasses.asdict(TrainConfig(depth=3, ngf=4)).items() if k != "upsample"}
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.upsample == "transposed"
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in build_generator(cfg).modules())
+    resize = build_generator(TrainConfig.from_dict({**old, "upsample": "resize"}))
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in resize.modules())
