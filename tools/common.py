@@ -33,15 +33,30 @@ NOT_PHOTOS = {
     "string.jpg": "3-D render", "the-mouse.jpg": "illustration", "calla.png": "illustration",
     "city.png": "illustration", "desert.png": "illustration", "fluent-color.png": "illustration",
     "focal-ubuntukylin.png": "illustration", "goldfish.png": "illustration", "rollpaper.png": "illustration",
+    "analogpattern_by_Peter_Nerlich.jpg": "abstract texture", "umang_by_Abhishek_Mudgal.jpg": "abstract gradient",
 }
 PACKAGES = {  # source name → (folder, file pattern, the package that installs it)
     "mate-backgrounds": ("/usr/share/backgrounds/mate/nature", "*.jpg", "mate-backgrounds"),
     "palapeli-data": ("/usr/share/palapeli/collection", "*.jpg", "palapeli-data"),
     "lomiri-wallpapers": ("/usr/share/backgrounds", "*_by_*.jpg", "lomiri-wallpapers-20.04"),
+    "lomiri-wallpapers-16.04": ("/usr/share/backgrounds", "*_by_*.jpg", "lomiri-wallpapers-16.04"),
     "ukui-wallpapers": ("/usr/share/backgrounds", "*", "ukui-wallpapers"),
 }
 UKUI = {"2004default.jpg", "firstgeneration.jpg", "rhythm.jpg", "string.jpg", "the-mouse.jpg", "calla.png",
         "city.png", "desert.png", "fluent-color.png", "focal-ubuntukylin.png", "goldfish.png", "rollpaper.png"}
+#: The photographs among opencv-doc's sample images, picked by eye: the rest are diagrams, logos, renders, text,
+#: calibration checkerboards, gray test images, a painting (starry_night), a doctored copy (ela_modified) and the
+#: second halves of stereo or flow pairs (aloeR, right, rubberwhale2, graf3).
+OPENCV_DIR = "/usr/share/doc/opencv-doc/examples/data"
+OPENCV_PHOTOS = ("aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "board.jpg", "building.jpg",
+                 "butterfly.jpg", "chicky_512.png", "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg",
+                 "left.jpg", "leuvenA.jpg", "leuvenB.jpg", "licenseplate_motion.jpg", "messi5.jpg", "orange.jpg",
+                 "rubberwhale1.png", "squirrel_cls.jpg", "stuff.jpg")
+#: Stellarium's photographed landscape panoramas: each piece's opaque band (the sky is transparent) is a photo. Its
+#: other landscapes are renders (ocean), planets, fog masks or fisheye light maps.
+STELLARIUM_DIR = "/usr/share/stellarium/landscapes"
+STELLARIUM_PHOTOS = ("garching/garching-gl*.png", "garching/garching-ground3.png", "guereins/guereins[1-8].png",
+                     "guereins/guereinsb.png", "hurricane/hurricane[1-8].png", "hurricane/hurricaneb.png")
 #: scikit-image's images that are scientific imaging rather than photographs of a scene.
 SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photograph (medical)",
               "immunohistochemistry": "microscope slide"}
@@ -77,6 +92,9 @@ def gather_photos() -> tuple[list[Photo], list[str]]:
             photos.append(Photo("scikit-learn", p.stem, str(p), Image.open(p).convert("RGB")))
     except ImportError:
         missing.append("scikit-learn's china.jpg and flower.jpg (pip install scikit-learn)")
+    photos += _picked("opencv-doc", [Path(OPENCV_DIR) / n for n in OPENCV_PHOTOS], missing)
+    photos += _picked("stellarium-data", [f for g in STELLARIUM_PHOTOS for f in sorted(Path(STELLARIUM_DIR).glob(g))],
+                      missing)
     for source, (folder, pattern, package) in PACKAGES.items():
         files = sorted(f for f in Path(folder).glob(pattern) if installed_by(f, package))
         if source == "ukui-wallpapers":
@@ -90,6 +108,31 @@ def gather_photos() -> tuple[list[Photo], list[str]]:
         if p.image is not None and not p.skipped and is_gray(to_chw(shrink(p.image, 128))):
             p.skipped = "gray photo"
     return photos, missing
+
+
+def _picked(package: str, files: list[Path], missing: list[str]) -> list[Photo]:
+    """The photos of ``package`` named in a list picked by eye; one line in ``missing`` when it is not installed."""
+    found = [f for f in files if f.exists()]
+    if not found:
+        missing.append(f"Debian's {package} (apt-get install {package})")
+    return [Photo(package, f.stem, str(f), opaque_band(Image.open(f))) for f in found]
+
+
+def opaque_band(img: Image.Image) -> Image.Image:
+    """``img`` as RGB; with transparency, only its largest run of rows that are opaque across (a panorama piece
+    without its transparent sky)."""
+    if "A" not in img.getbands():
+        return img.convert("RGB")
+    alpha = np.asarray(img.getchannel("A"))
+    opaque = (alpha >= 250).mean(1) > 0.99
+    best, start = (0, 0), None
+    for y, ok in enumerate(list(opaque) + [False]):
+        if ok and start is None:
+            start = y
+        elif not ok and start is not None:
+            best, start = max(best, (y - start, start)), None
+    rows, top = best
+    return img.convert("RGB").crop((0, top, img.width, top + rows))
 
 
 def shrink(img: Image.Image, short: int) -> Image.Image:
