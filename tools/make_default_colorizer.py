@@ -162,20 +162,27 @@ HEADER = ["PSNR (dB) ↑", "SSIM ↑", "ΔE2000 ↓", "colourfulness ratio (medi
 
 def per_photo(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]]) -> list[dict[str, float]]:
     """Colorize each whole photo from its L alone and compare with the real one: PSNR, SSIM and ΔE2000
-    (scikit-image), colourfulness and chroma ratios (prediction / truth), and both images' ripple."""
+    (scikit-image), colourfulness and chroma ratios (prediction / truth), and both images' ripple — measured at the
+    size colour is predicted at, where a decoder's stripes have their periods of 2, 4, 8, 16 pixels."""
     rows = []
     for _, rgb in photos:
         pred = np.array(colorizer(Image.fromarray(rgb)))
         p = torch.from_numpy(pred).permute(2, 0, 1)[None].float() / 255
         t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+        work = colorizer.working_size(*rgb.shape[:2])
         rows.append({
             "psnr": metrics.psnr(p, t, 1.0).item(), "ssim": metrics.ssim(p, t, 1.0).item(),
             "delta_e": float(skimage.color.deltaE_ciede2000(skimage.color.rgb2lab(rgb), skimage.color.rgb2lab(pred)).mean()),
             "colourfulness_ratio": (metrics.colourfulness(p) / metrics.colourfulness(t)).item(),
             "chroma_ratio": (metrics.chroma(p) / metrics.chroma(t)).item(),
-            "ripple": metrics.ripple(p).item(), "ripple_truth": metrics.ripple(t).item(),
+            "ripple": metrics.ripple(resized(p, work)).item(), "ripple_truth": metrics.ripple(resized(t, work)).item(),
         })
     return rows
+
+
+def resized(img: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``img`` (B, 3, H, W) in [0, 1] at ``size`` (antialiased bilinear)."""
+    return torch.nn.functional.interpolate(img, size=size, mode="bilinear", antialias=True).clamp(0, 1)
 
 
 def photo_metrics(colorizer: Colorizer, photos: list[tuple[str, np.ndarray]]) -> dict[str, float]:
