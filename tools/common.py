@@ -57,6 +57,28 @@ OPENCV_PHOTOS = ("aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg
 STELLARIUM_DIR = "/usr/share/stellarium/landscapes"
 STELLARIUM_PHOTOS = ("garching/garching-gl*.png", "garching/garching-ground3.png", "guereins/guereins[1-8].png",
                      "guereins/guereinsb.png", "hurricane/hurricane[1-8].png", "hurricane/hurricaneb.png")
+#: Tux Paint's stamps: photographed objects cut out on a transparent background (GPL-2), composited over training
+#: photos (:func:`composite`). Left out: the cartoon, symbol, seasonal, road-sign, flag and planet folders, every stamp
+#: drawn as SVG (a .svg beside the .png), and these drawings, silhouettes and renders, looked at one by one.
+TUXPAINT_DIR = "/usr/share/tuxpaint/stamps"
+TUXPAINT_SKIP_DIRS = {"cartoon", "symbols", "seasonal", "roadsigns", "flags", "planets"}
+TUXPAINT_NOT_PHOTOS = {
+    "bee": "silhouette", "echidna": "silhouette", "hedgehog": "cartoon", "button": "drawing", "pizza": "cartoon",
+    "blue_fedora": "drawing", "feathered_hat": "drawing", "green_fedora": "drawing", "propeller_hat": "drawing",
+    "sombrero": "drawing", "tophat": "drawing", "t_baseballcap": "line drawing", "t_glove": "line drawing",
+    "t_jacket": "line drawing", "t_pants": "line drawing", "t_poloshirt": "line drawing", "t_scarf": "line drawing",
+    "t_shirt": "line drawing", "t_sock": "line drawing", "t_tshirt": "line drawing", "highlighter": "render",
+    "tooth": "cartoon", "old_naval_shell": "render", "eye": "cartoon", "rugby_goal_posts": "drawing",
+    "inukshuk-outline": "line drawing",
+}
+#: Packages looked at that hold no photographs to use.
+NO_PHOTOGRAPHS = {
+    "gnome-backgrounds": "abstract and illustrated wallpapers (adwaita, grid, licorice, pixels, symbolic, truchet, "
+                         "vnc, wood)",
+    "sway-backgrounds": "the Sway logo on a flat colour",
+    "desktop-base": "Debian's themes, SVG drawings and logos",
+    "gcompris-qt-data": "its images are packed in Qt resource (.rcc) files, mostly drawings; not unpacked",
+}
 #: scikit-image's images that are scientific imaging rather than photographs of a scene.
 SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photograph (medical)",
               "immunohistochemistry": "microscope slide"}
@@ -72,8 +94,9 @@ def installed_by(path: Path, package: str) -> bool:
     return any(str(path) in lst.read_text().splitlines() for lst in lists)
 
 
-def gather_photos() -> tuple[list[Photo], list[str]]:
-    """Every offline photo found (with a reason when it is left out), and a line per source that is missing."""
+def gather_photos(stamps: bool = False) -> tuple[list[Photo], list[str]]:
+    """Every offline photo found (with a reason when it is left out), and a line per source that is missing.
+    ``stamps``: also Tux Paint's photographed objects, as RGBA cut-outs (for :func:`composite`)."""
     photos, missing = [], []
     for name, arr in skimage_photos():
         photos.append(Photo("scikit-image", name, f"skimage.data.{name}", Image.fromarray(arr[..., :3]),
@@ -104,10 +127,51 @@ def gather_photos() -> tuple[list[Photo], list[str]]:
         for f in files:
             reason = NOT_PHOTOS.get(f.name, "")
             photos.append(Photo(source, f.stem, str(f), None if reason else Image.open(f).convert("RGB"), reason))
+    if stamps:
+        photos += tuxpaint_stamps(missing)
     for p in photos:
-        if p.image is not None and not p.skipped and is_gray(to_chw(shrink(p.image, 128))):
+        if p.image is not None and not p.skipped and is_gray(to_chw(shrink(on_gray(p.image), 128))):
             p.skipped = "gray photo"
     return photos, missing
+
+
+def tuxpaint_stamps(missing: list[str]) -> list[Photo]:
+    """Tux Paint's photographed stamps (RGBA, cropped to the object), named by their folder and file."""
+    root = Path(TUXPAINT_DIR)
+    files = sorted(f for f in root.glob("**/*.png")
+                   if not TUXPAINT_SKIP_DIRS & set(f.relative_to(root).parts[:-1]) and "_thumb" not in f.stem
+                   and "mirror" not in f.stem and not f.with_suffix(".svg").exists())
+    if not files:
+        missing.append("Debian's tuxpaint-stamps-default (apt-get install tuxpaint-stamps-default)")
+    out = []
+    for f in files:
+        reason = TUXPAINT_NOT_PHOTOS.get(f.stem, "")
+        img = None
+        if not reason:
+            img = Image.open(f).convert("RGBA")
+            img = img.crop(img.getchannel("A").getbbox())
+        out.append(Photo("tuxpaint-stamps-default", f.relative_to(root).with_suffix("").as_posix().replace("/", "-"),
+                         str(f), img, reason))
+    return out
+
+
+def on_gray(img: Image.Image) -> Image.Image:
+    """``img`` as RGB; a cut-out (RGBA) over mid-gray."""
+    if img.mode != "RGBA":
+        return img.convert("RGB")
+    return Image.alpha_composite(Image.new("RGBA", img.size, (128, 128, 128, 255)), img).convert("RGB")
+
+
+def composite(stamp: Image.Image, background: Image.Image, rng: np.random.Generator, tile: int) -> Image.Image:
+    """A ``tile``² photo: a random crop of ``background`` (RGB, scaled to short side ``tile``) with the RGBA cut-out
+    ``stamp`` pasted on it, its long side 45–90 % of the tile, at a random place inside."""
+    bg = shrink(background, tile)
+    x, y = int(rng.integers(0, bg.width - tile + 1)), int(rng.integers(0, bg.height - tile + 1))
+    out = bg.crop((x, y, x + tile, y + tile))
+    scale = tile * rng.uniform(0.45, 0.9) / max(stamp.size)
+    obj = stamp.resize((max(1, round(stamp.width * scale)), max(1, round(stamp.height * scale))), Image.LANCZOS)
+    out.paste(obj, (int(rng.integers(0, tile - obj.width + 1)), int(rng.integers(0, tile - obj.height + 1))), obj)
+    return out
 
 
 def _picked(package: str, files: list[Path], missing: list[str]) -> list[Photo]:

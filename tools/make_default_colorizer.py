@@ -42,7 +42,7 @@ from pix2gan.config import TrainConfig
 from pix2gan.models import check_backend
 from pix2gan.runtime import cpu_description
 
-from common import Photo, gather_photos, shrink, write_crops  # tools/common.py (tools/ is the script's folder)
+from common import NO_PHOTOGRAPHS, Photo, composite, gather_photos, shrink, write_crops  # tools/common.py (tools/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "pix2gan" / "weights" / "default_colorizer.pt"
@@ -93,6 +93,10 @@ def main() -> int:
     p.add_argument("--evaluate-only", action="store_true", help="measure the runs already trained in --out")
     p.add_argument("--no-install", action="store_true", help="train and measure, but write neither weights nor card")
     p.add_argument("--no-twin", action="store_true", help="leave the L2 twin out (not trained, not in the card)")
+    p.add_argument("--learning-curve", default="",
+                   help="percentages of the training photos (e.g. 25,50; nested, seeded subsets of whole photos and "
+                        "cut-outs) each trained like the shipped model with the first --upsample and measured on the "
+                        "report group for the card: what more photos buy (default: none)")
     args = p.parse_args()
     if args.precision == "auto":
         args.precision = "bf16" if check_backend("auto") == "bf16" else "fp32"
@@ -100,22 +104,47 @@ def main() -> int:
     groups = {**{s: "select" for s in args.select_sources.split(",")},
               **{s: "report" for s in args.report_sources.split(",")},
               **{s: "left out" for s in args.leave_out.split(",") if s}}
-    photos, missing = gather_photos()
+    photos, missing = gather_photos(stamps=True)
     used = [ph for ph in photos if not ph.skipped]
     data, select_dir, report_dir = (args.out / "data" / g for g in ("train", "select", "report"))
+    train = [ph for ph in used if ph.source not in groups]
+    scenes, stamps = [ph for ph in train if ph.image.mode != "RGBA"], [ph for ph in train if ph.image.mode == "RGBA"]
+    curve = [int(c) for c in args.learning_curve.split(",") if c]
     print(f"# {cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    listing = data_listing(photos, missing, groups)
-    print(listing)
     rng = np.random.default_rng(args.seed)
+    crops: dict[str, list[str]] = {}  # training photo or cut-out → its crops' file names
+    tile = round(args.size * 1.25)
     if not args.evaluate_only:
-        n = sum(write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, round(args.size * 1.25),
-                            (1.0, 1.6, 2.4, 3.6), 12) for ph in used if ph.source not in groups)
+        data.mkdir(parents=True, exist_ok=True)
+        for ph in scenes:
+            before = set(p.name for p in data.iterdir())
+            write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, tile, (1.0, 1.6, 2.4, 3.6), 12)
+            crops[f"{ph.source}_{ph.name}"] = sorted(set(p.name for p in data.iterdir()) - before)
+        for ph in stamps:  # each cut-out twice, over crops of two training photos drawn at random
+            names = [f"{ph.source}_{ph.name}_c{k}.png" for k in range(COMPOSITES)]
+            for name in names:
+                background = scenes[int(rng.integers(len(scenes)))].image
+                save_image_atomic(composite(ph.image, background, rng, tile), data / name)
+            crops[f"{ph.source}_{ph.name}"] = names
+        n = sum(len(v) for v in crops.values())
         for ph in used:  # whole photos at short side 256: select (validation, every choice) and report (the card)
             if groups.get(ph.source) in ("select", "report"):
                 folder = select_dir if groups[ph.source] == "select" else report_dir
                 save_image_atomic(shrink(ph.image, 256), folder / f"{ph.source}_{ph.name}.png")
+        for pct in curve:  # nested seeded subsets of whole photos and cut-outs: the same crops, hard-linked
+            sub = args.out / "data" / f"train_{pct}"
+            sub.mkdir(parents=True, exist_ok=True)
+            for ph in subset(scenes, pct, args.seed) + subset(stamps, pct, args.seed):
+                for name in crops[f"{ph.source}_{ph.name}"]:
+                    if not (sub / name).exists():
+                        (sub / name).hardlink_to(data / name)
         print(f"{n} training crops; " + ", ".join(f"{g}: {sum(groups.get(ph.source) == g for ph in used)} photos"
                                                   for g in ("select", "report", "left out")))
+    counts = {s: sum(len(v) for k, v in crops.items() if k.startswith(s + "_")) for s in dict.fromkeys(
+        ph.source for ph in train)} if crops else json.loads((args.out / "crops.json").read_text())
+    atomic_write_bytes(args.out / "crops.json", json.dumps(counts).encode())
+    listing = data_listing(photos, missing, groups, counts)
+    print(listing)
     timing = args.out / "minutes.json"
     minutes = json.loads(timing.read_text()) if timing.exists() else {}
     runs, twin = {}, None
@@ -133,11 +162,22 @@ def main() -> int:
                 twin = run
             else:
                 runs[up] = run
+    curve_runs = {}
+    for pct in curve:  # the learning curve: the shipped recipe on fewer photos
+        cfg = recipe(args, args.out / "data" / f"train_{pct}", select_dir, args.upsample.split(",")[0])[0]
+        t0 = time.perf_counter()
+        curve_runs[pct] = train_variants(cfg, [parse_variant("l1+nonsaturating")], args.out / f"curve_{pct}",
+                                         progress=not args.evaluate_only)["l1+nonsaturating"]
+        if not args.evaluate_only:
+            minutes[f"learning curve {pct}%"] = (time.perf_counter() - t0) / 60
+            timing.write_text(json.dumps(minutes))
+        curve_runs[pct] = (curve_runs[pct], len(subset(scenes, pct, args.seed)), len(subset(stamps, pct, args.seed)))
 
     def load(folder: Path) -> list[tuple[str, np.ndarray]]:
         return [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
 
     card = measure_and_choose(runs, twin, load(select_dir), load(report_dir), args.previous)
+    card.curve = learning_curve(card, curve_runs, len(scenes), len(stamps))
     atomic_write_bytes(args.out / "candidates.json", json.dumps(card.candidates, indent=1).encode())
     if args.upsampler_comparison:
         card.comparison = json.loads(args.upsampler_comparison.read_text())
@@ -153,6 +193,16 @@ def main() -> int:
     write_card(card, listing, recipe(args, data, select_dir, card.config["upsample"])[0], minutes, args)
     print(f"wrote {CARD}")
     return 0
+
+
+#: Each Tux Paint cut-out is pasted over this many crops of training photos.
+COMPOSITES = 2
+
+
+def subset(items: list, pct: int, seed: int) -> list:
+    """The first ``pct`` % of ``items`` in a seeded order: nested (25 % ⊂ 50 % ⊂ 100 %)."""
+    order = np.random.default_rng(seed).permutation(len(items))
+    return [items[i] for i in order[:round(len(items) * pct / 100)]]
 
 
 KEYS = ["psnr", "ssim", "delta_e", "colourfulness_ratio", "chroma_ratio", "ripple_ratio"]
@@ -217,6 +267,7 @@ class Card:
     report_rows: list[tuple[str, float]]    # report photo → PSNR of the new default − PSNR of gray
     report: list                            # the report photos
     comparison: dict | None = None          # an earlier run's candidates (several upsamplers), for the card
+    curve: list = dataclasses.field(default_factory=list)  # (photos, cut-outs, report metrics at the defaults)
 
 
 #: The default --strength is the largest on this grid whose select-group PSNR stays within MARGIN dB of the gray
@@ -291,6 +342,21 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
                 weights, prev, new, report_rows, report)
 
 
+def learning_curve(card: Card, runs: dict[int, tuple[Path, int, int]], scenes: int, stamps: int) -> list:
+    """Report-group figures, at the shipped model's size and strength, of the same recipe trained on fewer photos
+    (the checkpoint of the kind chosen: best.pt or the last), then of the shipped model itself (100 %)."""
+    rows = []
+    kind = "best.pt" if "best.pt" in card.choice else "checkpoint.pt"
+    for pct, (run, n_scenes, n_stamps) in sorted(runs.items()):
+        c = Colorizer.from_checkpoint(run / kind, "cpu", ema=True, strength=card.strength)
+        c.size = card.new.size
+        rows.append((f"{pct} %", n_scenes, n_stamps, photo_metrics(c, card.report)))
+        print(f"learning curve {pct} %: {fmt(rows[-1][3])}", flush=True)
+    if rows:
+        rows.append(("100 % (shipped)", scenes, stamps, dict(card.frontier)[card.strength]))
+    return rows
+
+
 def fmt(m: dict[str, float]) -> str:
     return ", ".join(f"{k} {m[k]:.3f}" for k in KEYS)
 
@@ -343,7 +409,8 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, args) 
     gray, new = card.table["gray (the input, strength 0)"], card.frontier
     chosen = dict(new)[card.strength]
     size_mb = WEIGHTS.stat().st_size / 2**20
-    n_train = sum(int(m) for m in re.findall(r"\(train\): (\d+) photo", listing))
+    n_train = sum(int(m) for m in re.findall(r"\(train\): (\d+) photos?[,; ]", listing))
+    n_cut = sum(int(m) for m in re.findall(r"\(train\): (\d+) photographed cut-out", listing))
     n_select = sum(int(m) for m in re.findall(r"\(\*\*select\*\*\): (\d+) photo", listing))
     columns = "gray input | " + ("previous bundled model | " if card.previous else "") + "new default | real photo"
     frontier = {f"{s:g}" + (" (default)" if s == card.strength else ""): m for s, m in new
@@ -361,12 +428,31 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, args) 
                   "--reference PHOTO`; [hints.md](hints.md) has the format and the hint sweep)."
                   if card.new.takes_hints else "")
     total_minutes = sum(minutes.values())
+    curve_text = "No learning curve (report PSNR against 25/50/100 % of the training photos) was measured."
+    if card.curve:
+        d_gray = [m["psnr"] - gray["psnr"] for *_, m in card.curve]
+        curve_text = f"""## What more photos buy
+
+The learning curve: the same recipe on nested, seeded subsets of the
+training photos and cut-outs, each measured on the report group at the shipped size and strength {card.strength:g}.
+
+| training set | photos | cut-outs | PSNR (dB) ↑ | vs gray (dB) | ΔE2000 ↓ | colourfulness ratio (median) | ripple ratio ↓ |
+|---|---|---|---|---|---|---|---|
+""" + "\n".join(f"| {label} | {a} | {b} | {m['psnr']:.2f} | {d:+.2f} | {m['delta_e']:.2f} | "
+                f"{m['colourfulness_ratio']:.2f} | {m['ripple_ratio']:.2f} |"
+                for (label, a, b, m), d in zip(card.curve, d_gray)) + f"""
+
+From {card.curve[0][0]} to all of them the report PSNR moves {d_gray[-1] - d_gray[0]:+.2f} dB. Per doubling of the
+photos that is about {(d_gray[-1] - d_gray[0]) / max(1e-9, np.log2(100 / float(card.curve[0][0].split()[0]))):+.2f} dB; the
+{-(d_gray[-1] + 1.0):.2f} dB still missing to the acceptance line (gray − 1 dB) says roughly how many more doublings
+it would take, if the curve kept its slope — an extrapolation from three points, not a promise.
+"""
     comparison = "" if not card.comparison else f"""
-  The upsampler itself was chosen the same way from an earlier run of this tool that trained all three with
-  opencv-doc's photos among the training photos (`--leave-out ""`, otherwise the same command; its
-  candidates.json): **{min((k for k, m in card.comparison.items() if m["ripple_ratio"] <= RIPPLE_LIMIT),
-                          key=lambda k: card.comparison[k]["delta_e"], default="none within the ripple limit")}**.
-  The model shipped was then trained again without opencv-doc, which stays the hint benchmark's report source.
+  The upsampler itself was chosen the same way in an earlier run of this tool that trained all three
+  (`--upsample resize,pixelshuffle,transposed`, the same groups and recipe, without the Tux Paint cut-outs; its
+  ripple measured at the photo's scale rather than the working scale): **{min((k for k, m in card.comparison.items()
+  if m["ripple_ratio"] <= RIPPLE_LIMIT), key=lambda k: card.comparison[k]["delta_e"],
+  default="none within the ripple limit")}**.
 
 {md_table(card.comparison, "generator (earlier run)")}
 """
@@ -374,7 +460,8 @@ def write_card(card: Card, listing: str, cfg: TrainConfig, minutes: dict, args) 
 
 `pix2gan/weights/default_colorizer.pt` ({size_mb:.1f} MiB: fp16 generator, its JSON-able config and its default
 `--strength`, loaded with `weights_only=True`) is what `pix2gan colorize INPUT OUTPUT` uses when no `--checkpoint` is
-given. It was trained on {n_train} offline photos — never enough for a general colorizer. Whole sources are split in
+given. It was trained on {n_train} offline photos and {n_cut} photographed objects pasted over them — never enough
+for a general colorizer. Whole sources are split in
 three groups: **train**, **select** ({n_select} photos: every choice — upsampler, checkpoint, `--size`, `--strength` —
 was made on them) and **report** ({len(card.report)} photos of a wallpaper set nobody here chose anything on, measured
 once for this card). On the report group, at its defaults (strength {card.strength:g}, size {card.new.size}), its PSNR
@@ -437,7 +524,7 @@ transposed convolutions. Each model runs at its own default `--size`.{"" if "L2 
 
 ## How it was made
 
-`python tools/make_default_colorizer.py --steps {cfg.steps} --upsample {args.upsample} --previous prev.pt{" --no-twin" if args.no_twin else ""}`
+`python tools/make_default_colorizer.py --steps {cfg.steps} --upsample {args.upsample} --previous prev.pt{" --no-twin" if args.no_twin else ""}{f" --learning-curve {args.learning_curve}" if args.learning_curve else ""}{" --upsampler-comparison candidates.json" if card.comparison else ""}`
 (prev.pt: the file this one replaced, `git show {PREVIOUS_COMMIT}:pix2gan/weights/default_colorizer.pt > prev.pt`),
 {cpu_description()}, torch {torch.__version__}, training in {cfg.precision}: {total_minutes:.0f} min for all runs
 (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this card again from
@@ -445,7 +532,8 @@ the trained runs.
 
 **Data** (all offline; every photo scaled to short side 256 first). Training photos are cut into 2 crops of the
 whole scene and 12 random crops at each of 1.6×, 2.4× and 3.6× zoom ({round(cfg.size * 1.25)} px, drawn as
-{cfg.size} px training crops with flips). Photographs only: each package's images were looked at one by one.
+{cfg.size} px training crops with flips). Each Tux Paint cut-out (a photographed object on a transparent
+background) is pasted, at 45–90 % of the crop, over a crop of {COMPOSITES} training photos drawn at random. Photographs only: each package's images were looked at one by one.
 Debian's `plasma-workspace-wallpapers` is never read: it is kept as an independent test set.
 
 {listing}
@@ -454,7 +542,7 @@ Debian's `plasma-workspace-wallpapers` is never read: it is kept as an independe
 projects' BSD-style licences (their own notes name each photo's origin); mate-backgrounds GPL-2+ and CC-BY-SA-4.0;
 palapeli-data GPL/LGPL/CC0; lomiri-wallpapers CC-BY-4.0, CC-BY-SA-3.0/4.0 and CC0; stellarium-data GPL-2+ with
 landscapes under CC-BY-3.0 / CC-BY-SA; opencv-doc's files BSD/Apache-2.0, though a few classic test images in it
-(baboon, fruits) predate OpenCV and have no stated licence of their own. These allow training and shipping weights
+(baboon, fruits) predate OpenCV and have no stated licence of their own; tuxpaint-stamps-default GPL-2. These allow training and shipping weights
 with attribution; the attribution is this list.
 
 **Recipe**: pix2pix U-Net (depth {cfg.depth}, ngf {cfg.ngf}, batch norm, dropout 0.5, decoder upsampling
@@ -466,31 +554,37 @@ alone, then adversarial; LR constant, then linear to 0 from step {cfg.lr_decay_s
 {cfg.val_every} steps keeps best.pt. Not swept (2-core CPU time): λ and the GAN weight (pix2pix's), the network
 size, the crop size, the training length.
 
+{curve_text if card.curve else ""}
 ## Limits
 
 {n_train} training photos: landscapes and fields, aerial views, flowers, fruit, animals, a few people, streets and
-objects. Photos unlike them get pale or wrong colour. The report group is {len(card.report)} wallpapers of one
-package; figures on it move by tenths of a dB from photo to photo, and say nothing general. No learning curve
-(report PSNR against 25/50/100 % of the training photos) was measured. For the safest colour, lower `--strength`:
+objects; and {n_cut} cut-out objects (animals, fruit, vegetables, tools, instruments, vehicles). Photos unlike them get
+pale or wrong colour. The report group is {len(card.report)} wallpapers of one
+package; figures on it move by tenths of a dB from photo to photo, and say nothing general.{"" if card.curve else " " + curve_text} For the safest colour, lower `--strength`:
 the report frontier's PSNR peaks at {max(new, key=lambda r: r[1]['psnr'])[0]:g} ({max(m['psnr'] for _, m in new):.2f} dB).
 """
     with_text = text.replace("\n\n\n", "\n\n")
     atomic_write_bytes(CARD, with_text.encode())
 
 
-def data_listing(photos: list[Photo], missing: list[str], groups: dict[str, str]) -> str:
-    """The card's data section: per source, its group and the photos used, and those left out with why."""
+def data_listing(photos: list[Photo], missing: list[str], groups: dict[str, str], crops: dict[str, int]) -> str:
+    """The card's data section: per source, its group, the photos used (and for training sources their crops), and
+    those left out with why."""
     lines = []
     for source in dict.fromkeys(ph.source for ph in photos):
         mine = [ph for ph in photos if ph.source == source]
         used = [ph.name for ph in mine if not ph.skipped]
         role = {"select": "**select**", "report": "**report**", "left out": "left out: the hint benchmark's report photos"
                 }.get(groups.get(source, ""), "train")
-        line = f"- {source} ({role}): {len(used)} photo{'s' * (len(used) != 1)}"
+        cut = any(ph.image is not None and ph.image.mode == "RGBA" for ph in mine)
+        what = "photographed cut-out" if cut else "photo"
+        line = f"- {source} ({role}): {len(used)} {what}{'s' * (len(used) != 1)}"
+        line += f", {crops[source]} training crops" if crops.get(source) else ""
         line += f" — {', '.join(used)}" if used else ""
         left = [f"{ph.name} ({ph.skipped})" for ph in mine if ph.skipped]
         lines.append(line + (f"; left out: {', '.join(left)}" if left else ""))
     lines += [f"- not found, not used: {m}" for m in missing]
+    lines += [f"- {package}: looked at, not used: {why}" for package, why in NO_PHOTOGRAPHS.items()]
     return "\n".join(lines)
 
 
