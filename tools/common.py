@@ -77,7 +77,7 @@ NO_PHOTOGRAPHS = {
                          "vnc, wood)",
     "sway-backgrounds": "the Sway logo on a flat colour",
     "desktop-base": "Debian's themes, SVG drawings and logos",
-    "gcompris-qt-data": "its images are packed in Qt resource (.rcc) files, mostly drawings; not unpacked",
+    "gcompris-qt-data": "its images are packed in Qt resource (.rcc) files; not unpacked, not looked at",
 }
 #: scikit-image's images that are scientific imaging rather than photographs of a scene.
 SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photograph (medical)",

@@ -450,7 +450,8 @@ it would take, if the curve kept its slope — an extrapolation from three point
     comparison = "" if not card.comparison else f"""
   The upsampler itself was chosen the same way in an earlier run of this tool that trained all three
   (`--upsample resize,pixelshuffle,transposed`, the same groups and recipe, without the Tux Paint cut-outs; its
-  ripple measured at the photo's scale rather than the working scale): **{min((k for k, m in card.comparison.items()
+  ripple measured at the photo's scale rather than the working scale; its figures kept in
+  {args.upsampler_comparison}): **{min((k for k, m in card.comparison.items()
   if m["ripple_ratio"] <= RIPPLE_LIMIT), key=lambda k: card.comparison[k]["delta_e"],
   default="none within the ripple limit")}**.
 
@@ -524,7 +525,7 @@ transposed convolutions. Each model runs at its own default `--size`.{"" if "L2 
 
 ## How it was made
 
-`python tools/make_default_colorizer.py --steps {cfg.steps} --upsample {args.upsample} --previous prev.pt{" --no-twin" if args.no_twin else ""}{f" --learning-curve {args.learning_curve}" if args.learning_curve else ""}{" --upsampler-comparison candidates.json" if card.comparison else ""}`
+`python tools/make_default_colorizer.py --steps {cfg.steps} --upsample {args.upsample} --previous prev.pt{" --no-twin" if args.no_twin else ""}{f" --learning-curve {args.learning_curve}" if args.learning_curve else ""}{f" --upsampler-comparison {args.upsampler_comparison}" if card.comparison else ""}`
 (prev.pt: the file this one replaced, `git show {PREVIOUS_COMMIT}:pix2gan/weights/default_colorizer.pt > prev.pt`),
 {cpu_description()}, torch {torch.__version__}, training in {cfg.precision}: {total_minutes:.0f} min for all runs
 (wall clock, including any other load on the machine at the time). `--evaluate-only` writes this card again from
