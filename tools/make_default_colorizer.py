@@ -276,7 +276,8 @@ STRENGTHS = [round(0.1 * i, 1) for i in range(0, 16)]
 MARGIN = 0.5
 #: A generator whose ripple on the select photos exceeds this many times the real photos' is not chosen.
 RIPPLE_LIMIT = 1.5
-#: The --size values tried (short side at which colour is predicted); the one with the least ΔE2000 is shipped.
+#: The --size values tried (short side at which colour is predicted); of those whose select ripple stays within
+#: RIPPLE_LIMIT, the one with the least ΔE2000 is shipped.
 SIZES = (96, 128, 160, 192, 256, 320)
 
 
@@ -305,7 +306,8 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
         m = photo_metrics(c, select)
         sizes.append((size, m, (time.perf_counter() - t0) / len(select)))
         print(f"size {size}: {fmt(m)}, {sizes[-1][2]:.3f} s/photo (with measuring)", flush=True)
-    new.size = min(sizes, key=lambda row: row[1]["delta_e"])[0]
+    clean = [row for row in sizes if row[1]["ripple_ratio"] <= RIPPLE_LIMIT] or sizes  # as for the generator
+    new.size = min(clean, key=lambda row: row[1]["delta_e"])[0]
     gray_select = photo_metrics(Colorizer(new.G, new.size, "cpu", 0.0, new.task), select)
     select_frontier = []
     for s in STRENGTHS:
@@ -509,7 +511,8 @@ transposed convolutions. Each model runs at its own default `--size`.{"" if "L2 
 {md_table(card.candidates, "generator")}
 {comparison}
 - **`--size N`**, the short side at which colour is predicted (the L channel stays at full resolution), as DeOldify's
-  `render_factor`: the least ΔE2000 at strength 1 (select photos at short side 256):
+  `render_factor`: the least ΔE2000 at strength 1 among the sizes whose ripple stays within {RIPPLE_LIMIT}× the real
+  photos' (select photos at short side 256):
 
 | --size | PSNR (dB) ↑ | ΔE2000 ↓ | colourfulness ratio | ripple ratio | s / photo (with measuring) |
 |---|---|---|---|---|---|
