@@ -156,7 +156,8 @@ def main() -> int:
             t0 = time.perf_counter()
             run = train_variants(cfg, [parse_variant(label)], args.out / up, progress=not args.evaluate_only)[label]
             if not args.evaluate_only:
-                minutes[f"{label} {up}"] = minutes.get(f"{label} {up}", 0) + (time.perf_counter() - t0) / 60  # resumes add
+                key = f"{label} {up}"  # a resumed run adds its minutes; a finished one, skipped, adds none
+                minutes[key] = minutes.get(key, 0) + (time.perf_counter() - t0) / 60
                 timing.write_text(json.dumps(minutes))
             if label == "l2":
                 twin = run
@@ -169,7 +170,8 @@ def main() -> int:
         curve_runs[pct] = train_variants(cfg, [parse_variant("l1+nonsaturating")], args.out / f"curve_{pct}",
                                          progress=not args.evaluate_only)["l1+nonsaturating"]
         if not args.evaluate_only:
-            minutes[f"learning curve {pct}%"] = minutes.get(f"learning curve {pct}%", 0) + (time.perf_counter() - t0) / 60
+            key = f"learning curve {pct}%"
+            minutes[key] = minutes.get(key, 0) + (time.perf_counter() - t0) / 60
             timing.write_text(json.dumps(minutes))
         curve_runs[pct] = (curve_runs[pct], len(subset(scenes, pct, args.seed)), len(subset(stamps, pct, args.seed)))
 
