@@ -136,8 +136,8 @@ def photo(args) -> None:
     data = args.out / "photo" / "data"
     if not data.exists():
         rng = np.random.default_rng(args.seed)
-        n = sum(write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, round(args.photo_size * 1.25),
-                            (1.0, 1.6, 2.4, 3.6), 12) for ph in train)
+        n = sum(len(write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, round(args.photo_size * 1.25),
+                                (1.0, 1.6, 2.4, 3.6), 12)) for ph in train)
         print(f"{n} training crops of {len(train)} photos; {len(held)} held-out photos")
     cfg = TrainConfig(data=str(data), size=args.photo_size, batch_size=8, ngf=32, ndf=32, depth=6,
                       steps=args.photo_steps, seed=args.seed, device=args.device, recon_weight=100.0,

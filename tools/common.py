@@ -206,18 +206,18 @@ def shrink(img: Image.Image, short: int) -> Image.Image:
 
 
 def write_crops(img: Image.Image, stem: str, folder: Path, rng: np.random.Generator, tile: int,
-                scales: tuple[float, ...], per_scale: int) -> int:
+                scales: tuple[float, ...], per_scale: int) -> list[str]:
     """``per_scale`` random ``tile``² crops of ``img`` scaled to short side ``tile × s`` for each s: views of the
-    whole scene (s = 1) down to 1/s of it. Returns the number written."""
-    n = 0
+    whole scene (s = 1) down to 1/s of it. Returns the file names written."""
+    names = []
     for s in scales:
         big = shrink(img, round(tile * s))
         for k in range(per_scale if s > 1 else 2):
             x = int(rng.integers(0, big.width - tile + 1))
             y = int(rng.integers(0, big.height - tile + 1))
-            save_image_atomic(big.crop((x, y, x + tile, y + tile)), folder / f"{stem}_s{s:g}_{k}.png")
-            n += 1
-    return n
+            names.append(f"{stem}_s{s:g}_{k}.png")
+            save_image_atomic(big.crop((x, y, x + tile, y + tile)), folder / names[-1])
+    return names
 
 
 def make_trainer(args, profile: bool = False, size: int | None = None, precision: str | None = None,

@@ -42,7 +42,8 @@ from pix2gan.config import TrainConfig
 from pix2gan.models import check_backend
 from pix2gan.runtime import cpu_description
 
-from common import NO_PHOTOGRAPHS, Photo, composite, gather_photos, shrink, write_crops  # tools/common.py (tools/ is the script's folder)
+from common import (NO_PHOTOGRAPHS, Photo, composite, gather_photos,  # tools/common.py (tools/: the script's folder)
+                    shrink, write_crops)
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "pix2gan" / "weights" / "default_colorizer.pt"
@@ -117,9 +118,8 @@ def main() -> int:
     if not args.evaluate_only:
         data.mkdir(parents=True, exist_ok=True)
         for ph in scenes:
-            before = set(p.name for p in data.iterdir())
-            write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, tile, (1.0, 1.6, 2.4, 3.6), 12)
-            crops[f"{ph.source}_{ph.name}"] = sorted(set(p.name for p in data.iterdir()) - before)
+            crops[f"{ph.source}_{ph.name}"] = write_crops(ph.image, f"{ph.source}_{ph.name}", data, rng, tile,
+                                                          (1.0, 1.6, 2.4, 3.6), 12)
         for ph in stamps:  # each cut-out twice, over crops of two training photos drawn at random
             names = [f"{ph.source}_{ph.name}_c{k}.png" for k in range(COMPOSITES)]
             for name in names:
@@ -167,13 +167,13 @@ def main() -> int:
     for pct in curve:  # the learning curve: the shipped recipe on fewer photos
         cfg = recipe(args, args.out / "data" / f"train_{pct}", select_dir, args.upsample.split(",")[0])[0]
         t0 = time.perf_counter()
-        curve_runs[pct] = train_variants(cfg, [parse_variant("l1+nonsaturating")], args.out / f"curve_{pct}",
-                                         progress=not args.evaluate_only)["l1+nonsaturating"]
+        run = train_variants(cfg, [parse_variant("l1+nonsaturating")], args.out / f"curve_{pct}",
+                             progress=not args.evaluate_only)["l1+nonsaturating"]
         if not args.evaluate_only:
             key = f"learning curve {pct}%"
             minutes[key] = minutes.get(key, 0) + (time.perf_counter() - t0) / 60
             timing.write_text(json.dumps(minutes))
-        curve_runs[pct] = (curve_runs[pct], len(subset(scenes, pct, args.seed)), len(subset(stamps, pct, args.seed)))
+        curve_runs[pct] = (run, len(subset(scenes, pct, args.seed)), len(subset(stamps, pct, args.seed)))
 
     def load(folder: Path) -> list[tuple[str, np.ndarray]]:
         return [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
