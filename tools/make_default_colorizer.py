@@ -283,6 +283,18 @@ RIPPLE_LIMIT = 1.5
 SIZES = (96, 128, 160, 192, 256, 320)
 
 
+def strength_frontier(colorizer: Colorizer, photos: list, label: str = "") -> list[tuple[float, dict[str, float]]]:
+    """:func:`photo_metrics` at each of :data:`STRENGTHS` (``colorizer.strength`` is left at the last); each line
+    printed when ``label`` names the photos."""
+    rows = []
+    for s in STRENGTHS:
+        colorizer.strength = s
+        rows.append((s, photo_metrics(colorizer, photos)))
+        if label:
+            print(f"{label}, strength {s:g}: {fmt(rows[-1][1])}", flush=True)
+    return rows
+
+
 def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, report: list,
                        previous: Path | None) -> Card:
     """Every choice (upsampler, checkpoint, EMA, size, strength) on the select photos; then the card's figures on
@@ -311,11 +323,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
     clean = [row for row in sizes if row[1]["ripple_ratio"] <= RIPPLE_LIMIT] or sizes  # as for the generator
     new.size = min(clean, key=lambda row: row[1]["delta_e"])[0]
     gray_select = photo_metrics(Colorizer(new.G, new.size, "cpu", 0.0, new.task), select)
-    select_frontier = []
-    for s in STRENGTHS:
-        new.strength = s
-        select_frontier.append((s, photo_metrics(new, select)))
-        print(f"select, strength {s:g}: {fmt(select_frontier[-1][1])}", flush=True)
+    select_frontier = strength_frontier(new, select, "select")
     ok = [s for s, m in select_frontier if m["psnr"] >= gray_select["psnr"] - MARGIN]
     strength = max(ok) if ok else 0.0
     print(f"chose {choice}, size {new.size}, strength {strength:g} on the select photos; now the report photos",
@@ -354,10 +362,7 @@ def learning_curve(card: Card, runs: dict[int, tuple[Path, int, int]], scenes: i
     for pct, (run, n_scenes, n_stamps) in sorted(runs.items()):
         c = Colorizer.from_checkpoint(run / kind, "cpu", ema=True)
         c.size = card.new.size
-        frontier = []
-        for s in STRENGTHS:
-            c.strength = s
-            frontier.append((s, photo_metrics(c, card.report)))
+        frontier = strength_frontier(c, card.report)
         rows.append((f"{pct} %", n_scenes, n_stamps, dict(frontier)[card.strength], at_colour(frontier)))
         print(f"learning curve {pct} %: {fmt(rows[-1][3])}; PSNR at colourfulness {COLOUR}: {rows[-1][4]:.3f}",
               flush=True)
