@@ -56,6 +56,44 @@ def test_fast_and_torch_colorizers_give_the_same_colours(tiny_run):
         check_backend("onnx")
 
 
+def test_a_resize_model_on_the_fast_backend_gives_the_reference_colours():
+    import copy
+
+    from pix2gan.config import TrainConfig
+    from pix2gan.models import build_generator
+    from pix2gan.nets.unet import FoldedResizeUp
+
+    torch.manual_seed(0)
+    G = build_generator(TrainConfig(depth=4, ngf=8, upsample="resize")).eval()
+    fast = Colorizer(copy.deepcopy(G), 40, "cpu", backend="fast")
+    ref = Colorizer(G, 40, "cpu", backend="torch")
+    assert any(isinstance(m, FoldedResizeUp) for m in fast.G.modules())  # its output layer, folded
+    assert not any(isinstance(m, FoldedResizeUp) for m in ref.G.modules())
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (45, 61), dtype=np.uint8))
+    a, b = np.asarray(fast(img)).astype(int), np.asarray(ref(img)).astype(int)
+    assert a.shape == b.shape == (45, 61, 3) and np.abs(a - b).max() <= 1
+
+
+@pytest.mark.parametrize("argv, policy", [(["colorize", "a", "b"], "PASSIVE"),
+                                          (["translate", "a", "b", "--backend=fast"], "PASSIVE"),
+                                          (["colorize", "a", "b", "--backend", "torch"], None),
+                                          (["train", "--data", "x"], None)])
+def test_pipelined_commands_let_idle_threads_sleep_before_torch_loads(argv, policy):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = ("import json, os, sys; from pix2gan import cli; assert 'torch' not in sys.modules; "
+            f"cli._idle_threads_sleep({argv!r}); print(json.dumps(os.environ.get('OMP_WAIT_POLICY')))")
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == policy
+    mine = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                          capture_output=True, text=True, check=True).stdout
+    assert json.loads(mine) == "ACTIVE"  # the user's own setting wins
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_bf16_runs_where_the_cpu_has_it_natively_and_keeps_the_colours(tiny_run, tmp_path, capsys, monkeypatch,
                                                                        native):

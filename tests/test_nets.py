@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pix2gan.nets import PatchDiscriminator, UNet, patch_receptive_field
 from pix2gan.runtime import cpu_has_amx
@@ -189,6 +190,43 @@ def test_unet_upsample_choices_keep_sizes_and_train(upsample):
     assert all(p.grad is not None for p in net.parameters())
     with pytest.raises(ValueError, match="upsample"):
         UNet(upsample="deconv")
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 1, 1), (1, 5, 1, 7), (1, 5, 6, 1), (3, 5, 7, 9), (1, 5, 2, 2)])
+def test_the_folded_resize_layer_is_the_resize_layer(shape):
+    from pix2gan.nets.unet import FoldedResizeUp, ResizeUp
+
+    torch.manual_seed(0)
+    up = ResizeUp(5, 3)
+    torch.nn.init.normal_(up.conv.bias)
+    folded = FoldedResizeUp(up)
+    x = torch.randn(shape) * 3
+    with torch.inference_mode():
+        ref = up(x)
+        for y in (folded(x), folded(x.contiguous(memory_format=torch.channels_last))):
+            assert y.shape == ref.shape
+            torch.testing.assert_close(y, ref, rtol=0, atol=1e-5)  # the ring of edge pixels too
+        # without the edge correction the outermost ring would differ: the test exercises it
+        bare = F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), folded.folded_weight,
+                                        folded.folded_bias), 2)
+    assert (bare - ref)[..., 0, :].abs().max() > 1e-2 and (bare - ref)[..., :, -1].abs().max() > 1e-2
+
+
+def test_folding_changes_only_the_output_layer_and_not_the_weights():
+    from pix2gan.nets.unet import FoldedResizeUp, ResizeUp, fold_resize_ups
+
+    torch.manual_seed(1)
+    net = UNet(1, 2, depth=4, ngf=16, upsample="resize").eval()  # up layers to 2, 16, 32, 64 channels
+    x = torch.randn(1, 1, 37, 53)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    with torch.inference_mode():
+        ref = net(x)
+        fold_resize_ups(net)
+        torch.testing.assert_close(net(x), ref, rtol=0, atol=1e-5)
+    kinds = [type(m) for m in net.modules() if isinstance(m, (ResizeUp, FoldedResizeUp))]
+    assert kinds.count(FoldedResizeUp) == 1 and kinds.count(ResizeUp) == 3  # the output layer alone
+    after = net.state_dict()
+    assert after.keys() == before.keys() and all(torch.equal(after[k], before[k]) for k in before)
 
 
 def test_icnr_starts_the_sub_pixel_layer_as_nearest_neighbour_upsampling():
