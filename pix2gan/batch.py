@@ -126,15 +126,19 @@ def _save(save: Callable, result, dst: Path) -> None:
 
 def process_pipelined(pairs: list[tuple], load: Callable, compute: Callable, save: Callable, *,
                       overwrite: bool = False, progress: bool = True, desc: str = "images",
-                      depth: int = 2, timing: Callable[[float, float], None] | None = None) -> Summary:
+                      depth: int = 2, timing: Callable[[float, float], None] | None = None,
+                      compute_many: Callable[[list], list] | None = None, batch: int = 1) -> Summary:
     """:func:`process` in three stages that overlap: ``load(source)`` (decoding) of the next files in one thread,
     ``compute(loaded, *rest)`` here, ``save(result, tmp)`` (encoding, writing) of the previous ones in another; at
-    most ``depth`` files wait at each stage, so memory stays flat. The same outputs, skips and one-line failures.
-    ``timing(compute seconds, load + save seconds)``: called after each file's compute (the latest load and save),
-    once a file has been saved."""
+    most ``depth`` files (``batch`` more while computing) wait at each stage, so memory stays flat. The same
+    outputs, skips and one-line failures. ``compute_many(list of loaded) -> list of results``, when given, computes
+    up to ``batch`` files at once (files without ``rest``; a batch that fails is computed again one by one, so that
+    the failure names its file). ``timing(compute seconds, load + save seconds)``: called after each batch's
+    compute with the seconds per file (the latest load and save), once a file has been saved."""
     summary = Summary()
     todo = [p for p in pairs if overwrite or not p[1].exists()]
     summary.skipped = len(pairs) - len(todo)
+    batch = batch if compute_many is not None else 1
     loading, saving = collections.deque(), collections.deque()
     took = {"load": None, "save": None}  # the latest seconds of each side stage (None: none finished yet)
 
@@ -156,27 +160,52 @@ def process_pipelined(pairs: list[tuple], load: Callable, compute: Callable, sav
         except Exception as e:  # noqa: BLE001 - one line per file, as in process()
             _report(summary, e, src, dst)
 
-    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer:
-        queue = iter(todo)
-        for item in itertools.islice(queue, depth):
-            loading.append((item, reader.submit(load, item[0])))
-        for _ in tqdm(range(len(todo)), desc=desc, unit="file", disable=not progress, file=sys.stderr,
-                      dynamic_ncols=True):
-            (src, dst, *rest), loaded = loading.popleft()
-            for item in itertools.islice(queue, 1):
-                loading.append((item, reader.submit(load, item[0])))
+    def computed(ready: list) -> list:
+        """``(item, result or the exception)`` for each ``(item, loaded)`` of ``ready``."""
+        if len(ready) > 1:
             try:
-                ready = loaded.result()
-                start = time.perf_counter()
-                result = compute(ready, *rest)
+                return list(zip([item for item, _ in ready], compute_many([loaded for _, loaded in ready])))
+            except Exception:  # noqa: BLE001 - again one by one: the failure then names its file
+                pass
+        out = []
+        for item, loaded in ready:
+            try:
+                out.append((item, compute(loaded, *item[2:])))
             except Exception as e:  # noqa: BLE001 - one line per file, as in process()
-                _report(summary, e, src, dst)
-                continue
-            if timing is not None and None not in took.values():
-                timing(time.perf_counter() - start, took["load"] + took["save"])
-            saving.append(((src, dst), writer.submit(_save, save, result, dst)))
-            while len(saving) > depth:
-                finish(saving.popleft())
+                out.append((item, e))
+        return out
+
+    with ThreadPoolExecutor(1) as reader, ThreadPoolExecutor(1) as writer, \
+            tqdm(total=len(todo), desc=desc, unit="file", disable=not progress, file=sys.stderr,
+                 dynamic_ncols=True) as bar:
+        queue = iter(todo)
+        for item in itertools.islice(queue, depth + batch - 1):
+            loading.append((item, reader.submit(load, item[0])))
+        while loading:
+            group = [loading.popleft() for _ in range(min(batch, len(loading)))]
+            for item in itertools.islice(queue, len(group)):
+                loading.append((item, reader.submit(load, item[0])))
+            ready = []
+            for item, loaded in group:
+                try:
+                    ready.append((item, loaded.result()))
+                except Exception as e:  # noqa: BLE001 - one line per file, as in process()
+                    _report(summary, e, item[0], item[1])
+                    bar.update(1)
+            start = time.perf_counter()
+            results = computed(ready)
+            if timing is not None and results and None not in took.values():
+                timing((time.perf_counter() - start) / len(results), took["load"] + took["save"])
+            for (src, dst, *_), result in results:
+                if isinstance(result, Exception):
+                    _report(summary, result, src, dst)
+                    bar.update(1)
+                    continue
+                saving.append(((src, dst), writer.submit(_save, save, result, dst)))
+                while len(saving) > depth + batch - 1:
+                    finish(saving.popleft())
+                    bar.update(1)
         while saving:
             finish(saving.popleft())
+            bar.update(1)
     return summary

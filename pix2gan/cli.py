@@ -231,9 +231,12 @@ def _run_items(items: list[tuple], model, args, verb: str, video, progress: bool
         summary = process(images, lambda src, tmp, sample: save(compute(load(src), sample), tmp), **options)
     else:  # decoding, and the conversion after the network with the encoding, beside it (runtime.CoreSharing)
         network = lambda loaded, sample: model(loaded[0], seed=seed + sample, later=True, **loaded[1])  # noqa: E731
+        many = None  # a one-answer colorizer without hints: two files of one size through the network at once
+        if hasattr(model, "many_later") and not model.latent_dim and hints_for is None:
+            many = lambda loaded: model.many_later([img for img, _ in loaded])  # noqa: E731
         with CoreSharing() as cores:
             summary = process_pipelined(images, load, network, lambda finish, tmp: save(finish(), tmp),
-                                        timing=cores.record, **options)
+                                        timing=cores.record, compute_many=many, batch=2, **options)
     if videos:  # (no second, empty progress bar)
         summary += process(videos, lambda src, tmp, sample: video(model, src, tmp, seed + sample), **options)
     return summary

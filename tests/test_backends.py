@@ -69,9 +69,20 @@ def test_a_resize_model_on_the_fast_backend_gives_the_reference_colours():
     ref = Colorizer(G, 40, "cpu", backend="torch")
     assert any(isinstance(m, FoldedResizeUp) for m in fast.G.modules())  # its output layer, folded
     assert not any(isinstance(m, FoldedResizeUp) for m in ref.G.modules())
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (45, 61), dtype=np.uint8))
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 256, (45, 61), dtype=np.uint8))
     a, b = np.asarray(fast(img)).astype(int), np.asarray(ref(img)).astype(int)
     assert a.shape == b.shape == (45, 61, 3) and np.abs(a - b).max() <= 1
+    # several at once: those of one working size in one batch, the others alone, each as if alone
+    imgs = [img, Image.fromarray(rng.integers(0, 256, (45, 61, 4), dtype=np.uint8), "RGBA"),
+            Image.fromarray(rng.integers(0, 256, (30, 50), dtype=np.uint8)),
+            Image.fromarray((rng.random((45, 61)) * 65535).astype(np.uint16)), img.transpose(Image.FLIP_LEFT_RIGHT)]
+    calls = []
+    fast.G.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    together = [finish() for finish in fast.many_later(imgs)]
+    assert sorted(calls) == [1, 1, 3]  # the three 45 × 61 8-bit images in one pass
+    for alone, out in zip(imgs, together):
+        assert out.mode == fast(alone).mode and np.abs(np.asarray(out, int) - np.asarray(fast(alone), int)).max() <= 1
 
 
 @pytest.mark.parametrize("argv, policy", [(["colorize", "a", "b"], "PASSIVE"),
@@ -148,7 +159,8 @@ def test_the_cli_backends_write_the_same_files_and_report_failures_alike(tiny_ru
     assert "colorized 0, skipped 3" in capsys.readouterr().out  # existing outputs are skipped
 
 
-def test_a_pipeline_failure_at_any_stage_is_one_line_and_nothing_half_written(tmp_path, capsys):
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_a_pipeline_failure_at_any_stage_is_one_line_and_nothing_half_written(tmp_path, capsys, batch):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(6):
@@ -171,11 +183,21 @@ def test_a_pipeline_failure_at_any_stage_is_one_line_and_nothing_half_written(tm
             raise OSError(28, "No space left on device")
         tmp.write_text(str(value * 10))
 
+    batches = []
+
+    def compute_many(values):  # fails as a whole when one of its files does
+        batches.append(list(values))
+        return [compute(v, 0) for v in values]
+
     timings = []
-    summary = process_pipelined(pairs, load, compute, save, progress=False, timing=lambda *t: timings.append(t))
+    summary = process_pipelined(pairs, load, compute, save, progress=False, timing=lambda *t: timings.append(t),
+                                compute_many=compute_many, batch=batch)
     err = capsys.readouterr().err
-    assert summary.done == 3 and len(summary.failed) == 3
-    assert 1 <= len(timings) <= 4 and all(c >= 0 and b >= 0 for c, b in timings)  # files computed after a save
+    assert summary.done == 3 and len(summary.failed) == 3 and len(err.splitlines()) == 3
+    # files of a batch whose decoding failed are left out of it; a batch that failed went again one by one
+    assert batches == {1: [], 2: [[2, 3], [4, 5]], 3: [[0, 2], [3, 4, 5]]}[batch]
+    assert (batch > 1 or len(timings) >= 1) and len(timings) <= 4  # computes after a save (batches: may be none)
+    assert all(c >= 0 and b >= 0 for c, b in timings)
     assert f"{src / '1.png'}: cannot decode" in err and f"{src / '3.png'}: ValueError: no three" in err
     assert f"{tmp_path / 'out' / '5.png'}: cannot write (No space left on device)" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "2.png", "4.png"]  # no temporaries
