@@ -88,6 +88,16 @@ MUTANTS = [
     Mutant("a latent sample's thumbnail left full size", "pix2gan/serve.py",
            "                out.thumbnail((preview, preview), Image.LANCZOS)", "                pass",
            ("tests/test_serve.py",)),
+    Mutant("the folded resize layer's corners left uncorrected", "pix2gan/nets/unet.py",
+           "            y[..., i, j] += (x[..., i, j]", "            y[..., i, j] += 0 * (x[..., i, j]",
+           ("tests/test_nets.py",)),
+    Mutant("a batch of files colorized at full strength", "pix2gan/colorizer.py",
+           "torch.cat([conds[j] for j in same])) * self.strength", "torch.cat([conds[j] for j in same]))",
+           ("tests/test_backends.py",)),
+    Mutant("a failed batch's files all reported with the first one's error", "pix2gan/batch.py",
+           "            except Exception:  # noqa: BLE001 - again one by one: the failure then names its file\n"
+           "                pass", "            except Exception as e:  # noqa: BLE001\n"
+           "                return [(item, e) for item, _ in ready]", ("tests/test_backends.py",)),
 ]
 
 
