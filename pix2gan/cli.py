@@ -735,8 +735,8 @@ PIPELINED = ("colorize", "translate")
 def _idle_threads_sleep(argv: list[str]) -> None:
     """Before torch is imported, for a pipelined command (not ``--backend torch``, the reference path kept as it
     was): PyTorch's OpenMP threads (GNU libgomp, which reads this once, on loading) sleep between parallel regions
-    instead of spinning ~300,000 times, which took the core the writer thread needed (docs/speed.md: about 1.15×
-    the folder's images/s on 2 cores). A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` wins."""
+    instead of spinning ~300,000 times, which took the core the writer thread needed (docs/speed.md: ~1.2× the
+    folder's images/s on 2 cores). A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` wins."""
     backend = next((b.split("=", 1)[1] for b in argv if b.startswith("--backend=")), None)
     if "--backend" in argv[:-1]:
         backend = argv[argv.index("--backend") + 1]
