@@ -138,17 +138,23 @@ class Colorizer:
         """The colours before the points ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``:
         predicted at the model's size, moved into a reference's colours, scaled by the strength, smoothed over a
         video's frames, upsampled."""
-        h, w = light.shape[-2:]
         cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
         code = () if code is None else (code.to(self.device),)
-        ab = run_generator(self.G, self.backend, cond, *code, **extra)
+        return self._after_network(cond, run_generator(self.G, self.backend, cond, *code, **extra), light, hints,
+                                   smoother)
+
+    def _after_network(self, cond: torch.Tensor, ab: torch.Tensor, light: torch.Tensor, hints: Hints | None = None,
+                       smoother: TemporalSmoother | None = None) -> torch.Tensor:
+        """The network's ``ab`` ``(1, 2, h, w)`` for the model input ``cond`` → the colours before the points
+        ``(1, 2, H, W)`` at the size of ``light``: moved into a reference's colours, scaled by the strength,
+        smoothed over a video's frames, upsampled."""
         if hints is not None and hints.palette is not None and self.steer is not None:
             ab = follow_reference(cond[:, :1], ab, hints.palette, self.steer.reference_spread)
         ab = ab * self.strength
         if smoother is not None:
             ab = smoother(cond[:, :1], ab)
-        return F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        return F.interpolate(ab, size=light.shape[-2:], mode="bilinear", align_corners=False)
 
     def _follow_points(self, light: torch.Tensor, ab: torch.Tensor, points) -> torch.Tensor:
         """``ab`` ``(1, 2, H, W)`` made to follow the colour ``points`` over the full-resolution ``light``
@@ -230,12 +236,14 @@ class Colorizer:
         table-driven conversions (:func:`~pix2gan.tasks.colorize.lightness_u8`, ``lab_to_srgb_u8``): the same
         colours (an output level may differ by one) at a fraction of the full-resolution cost. ``later``: the last
         conversion (Lab → sRGB at full resolution) returned as a function to call, e.g. on another thread."""
-        x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)  # (copied if read-only)
-        x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
-        light = lightness_u8(x)
-        ab = self._ab(light, smoother, z, seed, hints)
-        convert = torch.inference_mode()(lambda: lab_to_srgb_u8(light, ab).cpu().numpy())
+        light = self._light_u8(pixels)
+        convert = _srgb_u8_later(light, self._ab(light, smoother, z, seed, hints))
         return convert if later else convert()
+
+    def _light_u8(self, pixels: np.ndarray) -> torch.Tensor:
+        """Gray ``(H, W)`` or sRGB ``(H, W, 3)`` uint8 → L/50 − 1 ``(1, 1, H, W)`` on the model's device."""
+        x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)  # (copied if read-only)
+        return lightness_u8(x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None])
 
     def __call__(self, img: Image.Image, z: torch.Tensor | None = None, seed: int = 0, hints=None,
                  reference: Image.Image | None = None, later: bool = False) -> Image.Image | Callable[[], Image.Image]:
@@ -262,14 +270,8 @@ class Colorizer:
         2-core CPU a batch of two costs ~15% less per image than two passes: docs/speed.md). Others one by one."""
         if self.backend == "torch" or self.latent_dim or self.memo is not None:
             return [self(img, later=True) for img in imgs]
-        lights = []
-        for img in imgs:
-            pixels = pixels_u8(img)
-            if pixels is None:
-                lights.append(None)
-                continue
-            x = torch.from_numpy(np.require(pixels, requirements=["C", "W"])).to(self.device)
-            lights.append(lightness_u8(x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]))
+        pixels = [pixels_u8(img) for img in imgs]
+        lights = [None if p is None else self._light_u8(p) for p in pixels]
         conds = [None if light is None else self._model_input(light, None)[0] for light in lights]
         finishers: list = [None] * len(imgs)
         for i, img in enumerate(imgs):
@@ -277,13 +279,10 @@ class Colorizer:
                 finishers[i] = self(img, later=True)
             elif finishers[i] is None:  # it and the later ones of its size, in one pass
                 same = [j for j in range(i, len(imgs)) if conds[j] is not None and conds[j].shape == conds[i].shape]
-                ab = run_generator(self.G, self.backend, torch.cat([conds[j] for j in same])) * self.strength
+                ab = run_generator(self.G, self.backend, torch.cat([conds[j] for j in same]))
                 for k, j in enumerate(same):
-                    full = F.interpolate(ab[k:k + 1], size=lights[j].shape[-2:], mode="bilinear",
-                                         align_corners=False)
-                    convert = torch.inference_mode()(lambda light=lights[j], full=full:
-                                                     lab_to_srgb_u8(light, full).cpu().numpy())
-                    finishers[j] = _finisher(convert, imgs[j])
+                    full = self._after_network(conds[j], ab[k:k + 1], lights[j])
+                    finishers[j] = _finisher(_srgb_u8_later(lights[j], full), imgs[j])
         return finishers
 
     def prepare_points(self, img: Image.Image) -> None:
@@ -367,6 +366,12 @@ class Colorizer:
             frame = lambda rgb: self.colorize_rgb(rgb.astype(np.float32) / 255, smoother, code,  # noqa: E731
                                                   hints=hints)
         return transcode(Path(src), Path(dst), frame, crf=crf, progress=progress, desc=Path(src).name)
+
+
+def _srgb_u8_later(light: torch.Tensor, ab: torch.Tensor) -> Callable[[], np.ndarray]:
+    """The Lab → sRGB conversion at full resolution (:func:`~pix2gan.tasks.colorize.lab_to_srgb_u8`) of ``light``
+    ``(1, 1, H, W)`` and ``ab`` ``(1, 2, H, W)``, as a function to call later (e.g. on the writer thread)."""
+    return torch.inference_mode()(lambda: lab_to_srgb_u8(light, ab).cpu().numpy())
 
 
 def _finisher(convert: Callable[[], np.ndarray], img: Image.Image) -> Callable[[], Image.Image]:

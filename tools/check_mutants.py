@@ -42,8 +42,10 @@ MUTANTS = [
            ("tests/test_train.py",)),
     Mutant("rng-restore", "pix2gan/train.py", 'torch.set_rng_state(rng["torch"])', "pass",
            ("tests/test_training_features.py",)),
-    Mutant("blurred-L", "pix2gan/colorizer.py", "        light = lightness_u8(x)\n",
-           "        light = F.avg_pool2d(lightness_u8(x), 3, 1, 1, count_include_pad=False)\n",
+    Mutant("blurred-L", "pix2gan/colorizer.py",
+           "        return lightness_u8(x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None])\n",
+           "        return F.avg_pool2d(lightness_u8(x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]),"
+           " 3, 1, 1, count_include_pad=False)\n",
            ("tests/test_cli.py",)),
     Mutant("pipelined outputs written in place, not atomically", "pix2gan/batch.py",
            "    with replacing(dst) as tmp:\n        save(result, tmp)", "    save(result, dst)",
@@ -91,8 +93,8 @@ MUTANTS = [
     Mutant("the folded resize layer's corners left uncorrected", "pix2gan/nets/unet.py",
            "            y[..., i, j] += (x[..., i, j]", "            y[..., i, j] += 0 * (x[..., i, j]",
            ("tests/test_nets.py",)),
-    Mutant("a batch of files colorized at full strength", "pix2gan/colorizer.py",
-           "torch.cat([conds[j] for j in same])) * self.strength", "torch.cat([conds[j] for j in same]))",
+    Mutant("every file of a batch given the first one's colours", "pix2gan/colorizer.py",
+           "self._after_network(conds[j], ab[k:k + 1], lights[j])", "self._after_network(conds[j], ab[:1], lights[j])",
            ("tests/test_backends.py",)),
     Mutant("a failed batch's files all reported with the first one's error", "pix2gan/batch.py",
            "            except Exception:  # noqa: BLE001 - again one by one: the failure then names its file\n"
