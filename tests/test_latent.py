@@ -221,3 +221,18 @@ def test_compare_parses_latent_variants():
     assert parse_variant("l1+wgan-gp").latent_dim == 0
     with pytest.raises(Pix2GanError, match="a latent code needs"):
         parse_variant("l2+z8")
+
+
+def test_the_readmes_latent_command_runs(tmp_path):
+    """The README's latent train command (what tools/bench_latent.py --parts cli measures) is valid as written: one
+    step of it trains and leaves a latent checkpoint with the weights it names."""
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    line = next(ln for ln in readme.splitlines() if ln.startswith("pix2gan train ") and "--latent-dim" in ln)
+    words = shlex.split(line)[1:]
+    words[words.index("--out") + 1] = str(tmp_path / "z")
+    assert main([*words, "--steps", "1", "--quiet"]) == 0
+    cfg = json.loads((tmp_path / "z" / "config.json").read_text())
+    assert cfg["latent_dim"] > 0 and cfg["recon_weight"] == 10.0 and cfg["code_loss"] == "kl"

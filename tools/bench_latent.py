@@ -15,6 +15,10 @@ one-answer models, on the same budget.
 - ``photo``: a latent colorizer trained on the offline photos of tools/make_default_colorizer.py (the same sources,
   palapeli-data and scikit-learn held out whole), then several colourings of one held-out photo in gray into
   OUT/photo_samples.png. A few dozen photos: a demonstration that the code is used, not a claim of quality.
+- ``cli``: the user's path, not compare's: the README's latent ``pix2gan train`` command as it stands in README.md
+  (one run per ``--cli-seeds`` seed), then ``pix2gan colorize --samples 8`` on 24 freshly generated images in gray.
+
+    python tools/bench_latent.py --out runs/latent --parts cli --cli-images-seed 2026   # both seeds, ~25 min
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from pix2gan.files import save_image_atomic
@@ -162,8 +167,16 @@ def photo(args) -> None:
           f"original); ab spread of the 5 colourings: {spread:.2f}")
 
 
-README_TRAIN = ["--data", "builtin:bimodal-colors", "--latent-dim", "8", "--size", "32", "--depth", "5", "--ngf", "32",
-                "--ndf", "32", "--batch-size", "32", "--steps", "1500", "--holdout", "0.2"]
+def readme_latent_command(readme: Path = Path(__file__).resolve().parents[1] / "README.md") -> list[str]:
+    """The options of the README's latent ``pix2gan train ... --latent-dim`` command, read from README.md itself (so
+    the benchmark measures what the README tells a user to run), without ``--out``."""
+    import shlex
+
+    line = next(ln for ln in readme.read_text().splitlines()
+                if ln.startswith("pix2gan train ") and "--latent-dim" in ln)
+    words = shlex.split(line.split("#")[0])[2:]
+    at = words.index("--out")
+    return words[:at] + words[at + 2:]
 
 
 def cli(args) -> None:
@@ -183,23 +196,32 @@ def cli(args) -> None:
         save_image_atomic(Image.fromarray((task.cond_to_rgb(light)[0, 0] * 255 + 0.5).byte().numpy()),
                           gray_dir / f"{name}.png")
     target = torch.from_numpy(np.stack([a for _, a in fresh])).permute(0, 3, 1, 2).float() / 255
-    print("\nthe README's latent command, then colorize --samples 8 on 24 fresh 32 px images in gray:\n")
+    gray = torch.stack([torch.from_numpy(np.asarray(Image.open(gray_dir / f"{name}.png").convert("RGB")).copy())
+                        .permute(2, 0, 1) for name, _ in fresh]).float() / 255
+    print(f"\nthe README's latent command (pix2gan train {' '.join(readme_latent_command())}), then colorize "
+          f"--samples 8 on 24 fresh 32 px images (generator seed {args.cli_images_seed}) in gray:\n")
     print("| training seed | coverage (both hues among 8) | hue-hit, worst sample | hue-hit, mean of 8 |")
     print("|---|---|---|---|")
     for seed in (int(s) for s in args.cli_seeds.split(",")):
         run, out = args.out / "cli" / f"run_s{seed}", args.out / "cli" / f"out_s{seed}"
         if not (run / "checkpoint.pt").exists():
             subprocess.run([sys.executable, "-m", "pix2gan", "train", "--out", str(run), "--seed", str(seed),
-                            "--quiet", *README_TRAIN, *args.cli_train.split()], check=True)
+                            "--quiet", *readme_latent_command(), *args.cli_train.split()], check=True)
         subprocess.run([sys.executable, "-m", "pix2gan", "colorize", str(gray_dir), str(out), "--checkpoint",
                         str(run / "checkpoint.pt"), "--samples", "8", "--seed", "0", "--overwrite", "--quiet",
                         *args.cli_colorize.split()], check=True, stdout=subprocess.DEVNULL)
-        samples = torch.stack([torch.stack([torch.from_numpy(np.asarray(Image.open(out / f"{name}_s{i}.png")
-                                                                         .convert("RGB"))).permute(2, 0, 1)
+        samples = torch.stack([torch.stack([torch.from_numpy(np.array(Image.open(out / f"{name}_s{i}.png")
+                                                                       .convert("RGB"))).permute(2, 0, 1)
                                             for name, _ in fresh]) for i in range(8)]).float() / 255
         m = coverage_metrics(samples, target)
         hits = [hue_metrics(samples[i], target)["hue_hit_rate"] for i in range(8)]
         print(f"| {seed} | {m['coverage']:.3f} | {min(hits):.3f} | {np.mean(hits):.3f} |", flush=True)
+        # the first 8 images: gray, samples 0-7 (a row each: one code for every image), the truth; 2× nearest
+        rows = [gray[:8], *samples[:, :8], target[:8]]
+        grid = torch.cat([torch.cat(list(F.pad(r, (1, 1, 1, 1), value=1.0)), 2) for r in rows], 1)
+        picture = Image.fromarray((grid.permute(1, 2, 0) * 255 + 0.5).byte().numpy())
+        save_image_atomic(picture.resize((picture.width * 2, picture.height * 2), Image.NEAREST),
+                          args.out / "cli" / f"samples_s{seed}.png")
 
 
 def main() -> int:
