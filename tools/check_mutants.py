@@ -33,6 +33,8 @@ class Mutant:
 
 
 MUTANTS = [
+    Mutant("the README's latent command back to pix2pix's explicit weight", "README.md",
+           "--steps 3000 --recon-weight 10 --holdout 0.2", "--steps 3000 --holdout 0.2", ("tests/test_latent.py",)),
     Mutant("flipped G loss sign", "pix2gan/losses.py", "return F.softplus(-l_f).mean()",
            "return F.softplus(l_f).mean()", ("tests/test_losses.py",)),
     Mutant("gradient penalty not applied", "pix2gan/step.py", "loss_d = loss_d + s.gp_weight * gp",
