@@ -83,3 +83,23 @@ def test_bundled_colorizer_paints_no_stripes_into_a_smooth_gradient():
     out = torch.from_numpy(np.asarray(colorizer(gray)).copy()).permute(2, 0, 1)[None].float() / 255
     work = torch.nn.functional.interpolate(out, size=colorizer.working_size(h, w), mode="bilinear", antialias=True)
     assert metrics.ripple(work.clamp(0, 1)).item() < 0.4
+
+
+@pytest.mark.parametrize("backend", ["torch", "fast"])
+def test_no_band_of_other_colours_along_the_edges_of_a_plain_wall(monkeypatch, backend):
+    """The network's zero padding painted the outermost pixels of a plain gray image another colour (mostly the top
+    and left); with mirrored context around its input (colorizer.MIRROR) the edges keep the interior's colour.
+    Without it the same check fails, so the margin is what passes it."""
+    import pix2gan.colorizer as colorizer
+
+    wall = Image.fromarray(np.full((256, 320), 150, np.uint8)).convert("RGB")  # at the working size: no resize
+
+    def worst_edge(mirror: int) -> float:
+        monkeypatch.setattr(colorizer, "MIRROR", mirror)
+        ab = skimage.color.rgb2lab(np.asarray(Colorizer.default("cpu", backend=backend)(wall)) / 255)[..., 1:]
+        inner = ab[40:-40, 40:-40].reshape(-1, 2).mean(0)
+        edges = (ab[:2], ab[-2:], ab[:, :2], ab[:, -2:])
+        return max(float(np.abs(e.reshape(-1, 2).mean(0) - inner).max()) for e in edges)
+
+    assert worst_edge(colorizer.MIRROR) < 2.5
+    assert worst_edge(0) > 5.0

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from pix2gan.cli import main
+from pix2gan import colorizer
 from pix2gan.colorizer import Colorizer
 from pix2gan.errors import Pix2GanError
 from pix2gan.hints import (AB_BINS, MAX_PATCH, P_POINT, P_REFERENCE, REFERENCE_DIM, Point, Steering,
@@ -177,7 +178,14 @@ def test_hints_reach_the_generator_at_their_pixels_at_the_models_scale(hint_run)
                                                                        "size": 6}], reference=ref)
     assert out.size == img.size
     (x, reference), = model.G.calls
-    assert x.shape == (1, 4, 32, 48)  # the working size: short side 32
+    m = colorizer.MIRROR
+    assert x.shape == (1, 4, 32 + 2 * m, 48 + 2 * m)  # the working size (short side 32) and the mirrored margin
+    assert torch.equal(x[0, 0, m:-m, :m], x[0, 0, m:-m, m + 1:2 * m + 1].flip(-1))  # L mirrored at the left edge
+    assert torch.equal(x[0, 0, :m, m:-m], x[0, 0, m + 1:2 * m + 1, m:-m].flip(-2))  # and at the top
+    inner = torch.zeros_like(x[0, 3], dtype=torch.bool)
+    inner[m:-m, m:-m] = True
+    assert not x[0, 1:, ~inner].any()  # no hint in the margin
+    x = x[..., m:-m, m:-m]
     mask = torch.zeros(32, 48)
     mask[10, 5] = 1            # (10, 20) → one pixel at the half scale
     mask[30:32, 46:48] = 1     # (95, 63), size 6 → a 3×3 square, clipped at the corner
