@@ -33,6 +33,8 @@ class Mutant:
 
 
 MUTANTS = [
+    Mutant("no mirrored context around the colorizer's network", "pix2gan/colorizer.py", "MIRROR = 16", "MIRROR = 0",
+           ("tests/test_default_colorizer.py", "tests/test_hints.py")),
     Mutant("the README's latent command back to pix2pix's explicit weight", "README.md",
            "--steps 3000 --recon-weight 10 --holdout 0.2", "--steps 3000 --holdout 0.2", ("tests/test_latent.py",)),
     Mutant("flipped G loss sign", "pix2gan/losses.py", "return F.softplus(-l_f).mean()",
