@@ -337,9 +337,10 @@ class Colorizer:
                          min(int((x + 0.5) * t.shape[-1] / w), t.shape[-1] - 1)]
         code = answer_codes(self.G, None, 0, count=4 * k) if self.latent_dim else None
         if code is not None:  # a latent model: 4k answers, their colours grouped below by frequency
-            answers = at(self.G(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra))
-        else:
-            answers = at(self.G(cond, **extra))
+            answers = at(self._network(cond.expand(len(code), -1, -1, -1), code.to(self.device), **extra))
+        else:  # what the colourised image shows there: the same network pass (its mirrored margin included)
+            answers = at(self._network(cond, **extra))
+        answers = answers * self.strength  # and the same strength
         candidates = [answers]
         if self.takes_hints:
             palette = palette_colours(light[0, 0, y, x].item())

@@ -298,6 +298,17 @@ def test_evaluate_runs_the_hint_sweep(hint_run, tmp_path, capsys):
     assert "points  psnr" in capsys.readouterr().out
 
 
+def test_the_first_suggestion_is_the_colour_colorize_paints_there_even_at_the_edges():
+    """The bundled model on a plain wall at its working size, default strength: the first suggestion at a corner and
+    at the centre is the painted pixel's colour (the same network pass, margin and strength)."""
+    wall = Image.fromarray(np.full((256, 320), 150, np.uint8)).convert("RGB")
+    model = Colorizer.default("cpu", backend="torch")
+    painted = np.asarray(model(wall)).astype(int)
+    for x, y in ((0, 0), (319, 255), (160, 128)):
+        first = np.array([int(model.suggest(wall, x, y, k=1)[0][i:i + 2], 16) for i in (1, 3, 5)])
+        assert np.abs(first - painted[y, x]).max() <= 2, (x, y, first, painted[y, x])
+
+
 def test_suggestions_start_with_the_models_own_colour_and_stay_apart(hint_run):
     import skimage.color
 
