@@ -80,10 +80,10 @@ def main() -> int:
                    help="training precision: auto (bf16 where the CPU has it natively, else fp32), fp32, bf16")
     p.add_argument("--upsample", default="transposed,resize,pixelshuffle",
                    help="the upsamplers trained; the select group chooses (default transposed,resize,pixelshuffle)")
-    p.add_argument("--select-sources", default="palapeli-data,scikit-learn,lomiri-wallpapers",
-                   help="sources every choice is made on (default palapeli-data,scikit-learn,lomiri-wallpapers)")
-    p.add_argument("--report-sources", default="lomiri-wallpapers-16.04",
-                   help="sources measured once for the card (default lomiri-wallpapers-16.04)")
+    p.add_argument("--select-sources", default=",".join(SELECT_SOURCES),
+                   help=f"sources every choice is made on (default {','.join(SELECT_SOURCES)})")
+    p.add_argument("--report-sources", default=",".join(REPORT_SOURCES),
+                   help=f"sources measured once for the card (default {','.join(REPORT_SOURCES)})")
     p.add_argument("--leave-out", default="opencv-doc",
                    help="sources not used at all (default opencv-doc: the hint benchmark's report photos, "
                         "tools/bench_hints.py)")
@@ -272,6 +272,10 @@ class Card:
     curve: list = dataclasses.field(default_factory=list)  # (photos, cut-outs, report metrics at the defaults)
 
 
+#: The default groups of whole sources: every choice is made on the select group, the card reports the report group.
+SELECT_SOURCES = ("palapeli-data", "scikit-learn", "lomiri-wallpapers")
+REPORT_SOURCES = ("lomiri-wallpapers-16.04",)
+
 #: The default --strength is the largest on this grid whose select-group PSNR stays within MARGIN dB of the gray
 #: output's (the acceptance line allows 1 dB; half of it is kept in reserve for photos the choice never saw).
 STRENGTHS = [round(0.1 * i, 1) for i in range(0, 16)]
@@ -281,6 +285,13 @@ RIPPLE_LIMIT = 1.5
 #: The --size values tried (short side at which colour is predicted); of those whose select ripple stays within
 #: RIPPLE_LIMIT, the one with the least ΔE2000 is shipped.
 SIZES = (96, 128, 160, 192, 256, 320)
+
+
+def choose_strength(frontier: list[tuple[float, dict[str, float]]], gray: dict[str, float]) -> float:
+    """The default --strength: the largest of ``frontier`` (select photos) whose PSNR stays within :data:`MARGIN` dB
+    of ``gray``'s (0 when none does)."""
+    ok = [s for s, m in frontier if m["psnr"] >= gray["psnr"] - MARGIN]
+    return max(ok) if ok else 0.0
 
 
 def strength_frontier(colorizer: Colorizer, photos: list, label: str = "") -> list[tuple[float, dict[str, float]]]:
@@ -324,8 +335,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
     new.size = min(clean, key=lambda row: row[1]["delta_e"])[0]
     gray_select = photo_metrics(Colorizer(new.G, new.size, "cpu", 0.0, new.task), select)
     select_frontier = strength_frontier(new, select, "select")
-    ok = [s for s, m in select_frontier if m["psnr"] >= gray_select["psnr"] - MARGIN]
-    strength = max(ok) if ok else 0.0
+    strength = choose_strength(select_frontier, gray_select)
     print(f"chose {choice}, size {new.size}, strength {strength:g} on the select photos; now the report photos",
           flush=True)
 

@@ -5,8 +5,8 @@ tools/make_default_colorizer.py, then the card's *report* figures (the table and
     python tools/measure_bundled.py              # print the figures
     python tools/measure_bundled.py --install    # and write the chosen strength into pix2gan/weights/
 
-The same groups as make_default_colorizer.py's defaults (select: palapeli-data, scikit-learn, lomiri-wallpapers;
-report: lomiri-wallpapers-16.04); whole photos at short side 256. plasma-workspace-wallpapers is never read.
+The same groups as make_default_colorizer.py's defaults (its SELECT_SOURCES and REPORT_SOURCES) and the same rule
+(its choose_strength); whole photos at short side 256. plasma-workspace-wallpapers is never read.
 """
 
 from __future__ import annotations
@@ -19,15 +19,12 @@ import numpy as np
 import torch
 
 from common import gather_photos, shrink
-from make_default_colorizer import COLOUR, MARGIN, at_colour, fmt, md_table, photo_metrics, strength_frontier
+from make_default_colorizer import (COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, choose_strength, fmt,
+                                    md_table, photo_metrics, strength_frontier)
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.colorizer import DEFAULT_WEIGHTS, Colorizer
 from pix2gan.files import atomic_write_bytes
 from pix2gan.runtime import cpu_description
-
-SELECT = ("palapeli-data", "scikit-learn", "lomiri-wallpapers")
-REPORT = ("lomiri-wallpapers-16.04",)
-
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,7 +34,7 @@ def main() -> int:
     photos, _ = gather_photos(stamps=False)
     group = lambda sources: [(f"{ph.source}_{ph.name}", np.asarray(shrink(ph.image, 256).convert("RGB")))  # noqa: E731
                              for ph in photos if not ph.skipped and ph.source in sources]
-    select, report = group(SELECT), group(REPORT)
+    select, report = group(SELECT_SOURCES), group(REPORT_SOURCES)
     if not select or not report:
         print("error: the select or report photos are not installed (see make_default_colorizer.py --help)",
               file=sys.stderr)
@@ -45,8 +42,7 @@ def main() -> int:
     model = Colorizer.default("cpu")
     gray = photo_metrics(Colorizer(model.G, model.size, "cpu", 0.0, model.task), select)
     frontier = strength_frontier(model, select, "select")
-    ok = [s for s, m in frontier if m["psnr"] >= gray["psnr"] - MARGIN]
-    strength = max(ok) if ok else 0.0
+    strength = choose_strength(frontier, gray)
     print(f"select ({len(select)} photos): gray {fmt(gray)}; strength {strength:g} (the largest within {MARGIN} dB "
           f"of gray's PSNR)\n")
     report_frontier = strength_frontier(model, report)
