@@ -92,9 +92,21 @@ def setup(device: str) -> Dist:
     if use_cuda:
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
+        _import_before_the_group()
         dist.init_process_group("nccl" if use_cuda else "gloo", store=_attempt_store(world), rank=rank,
                                 world_size=world)
     return Dist(rank, world, local_rank, os.environ.get("TORCHELASTIC_RUN_ID", ""))
+
+
+def _import_before_the_group() -> None:
+    """Import ``torch.distributed.nn`` before the process group exists.
+
+    Ten of its functions take ``group=group.WORLD`` as a default, evaluated at import: imported after
+    ``init_process_group`` (fused Adam's first use imports it through torch._dynamo), they hold the group for
+    good, ``destroy_process_group`` then frees nothing, and gloo's worker threads live on into interpreter
+    shutdown, where one that drops its last collective's tensors aborts the process ("terminate called without an
+    active exception", SIGABRT after a finished run). Imported first, the defaults hold None."""
+    import torch.distributed.nn  # noqa: F401
 
 
 def _attempt_store(world: int) -> dist.Store | None:

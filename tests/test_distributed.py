@@ -106,6 +106,35 @@ def test_a_group_restarted_by_torchrun_resumes_by_itself_and_ends_as_an_uninterr
     assert b["step"] == 60
 
 
+def test_the_end_of_a_run_frees_the_process_group_and_stops_its_threads(tmp_path):
+    """After teardown no gloo thread is left, even when something imported torch.distributed.nn after the group
+    began (fused Adam does, through torch._dynamo: its functions' ``group=group.WORLD`` defaults then held the group
+    for good). A gloo thread alive into interpreter shutdown aborted a finished rank now and then (SIGABRT,
+    "terminate called without an active exception") and failed CI."""
+    script = tmp_path / "end.py"
+    script.write_text(
+        "import os, torch\n"
+        "from pix2gan import distributed\n"
+        "from pix2gan.config import TrainConfig, resolve\n"
+        "from pix2gan.train import make_optimizer\n"
+        "d = distributed.setup('cpu')\n"
+        "net = torch.nn.Linear(2, 2)\n"
+        "make_optimizer(resolve(TrainConfig()), net.parameters(), 1e-3)  # as training makes it\n"
+        "net(torch.ones(1, 2)).sum().backward()\n"
+        "d.average_gradients(net.parameters())\n"
+        "during = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+        "distributed.teardown(d)\n"
+        "after = [open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')]\n"
+        "with open(f'{d.rank}.txt', 'w') as f:  # not stdout: two ranks' lines there can interleave\n"
+        "    print(sum('gloo' in n for n in during), sum('gloo' in n for n in after), file=f)\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(script)], capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    counts = [tuple(map(int, (tmp_path / f"{rank}.txt").read_text().split())) for rank in (0, 1)]
+    assert all(during > 0 and after == 0 for during, after in counts), counts
+
+
 def test_colorize_on_two_processes_splits_the_folder_and_writes_what_one_process_writes(tiny_run, tmp_path):
 
     src = tmp_path / "in"
