@@ -5,8 +5,11 @@ the import path); everything else they use is the library itself.
 
 from __future__ import annotations
 
+import io
 import statistics
+import struct
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +80,16 @@ NO_PHOTOGRAPHS = {
                          "vnc, wood)",
     "sway-backgrounds": "the Sway logo on a flat colour",
     "desktop-base": "Debian's themes, SVG drawings and logos",
-    "gcompris-qt-data": "its images are packed in Qt resource (.rcc) files; not unpacked, not looked at",
 }
+#: GCompris's activities whose images are photographs (Qt resource files, read by :func:`rcc_files`), and the few
+#: paintings among them. Its other activities hold drawings, cartoons, paintings, renders of planets, or photos too
+#: small to measure at short side 256 (categorization's, mostly 200 px).
+GCOMPRIS_DIR = "/usr/share/gcompris-qt/rcc"
+GCOMPRIS_ACTIVITIES = ("erase", "explore_farm_animals", "explore_monuments", "explore_world_animals", "details")
+GCOMPRIS_NOT_PHOTOS = {"Eglise_dAuvers-sur-Oise_background": "painting", "Gogh4_background": "painting",
+                       "PortraitOfPereTanguy_background": "painting", "Van_Gogh_The_Night_Cafe_background": "painting",
+                       "VincentVanGogh0012_background": "painting", "VincentVanGogh0013_background": "painting",
+                       "VincentVanGogh0019_background": "painting", "VincentVanGoghBridge_background": "painting"}
 #: scikit-image's images that are scientific imaging rather than photographs of a scene.
 SCIENTIFIC = {"hubble_deep_field": "astronomy image", "retina": "fundus photograph (medical)",
               "immunohistochemistry": "microscope slide"}
@@ -127,6 +138,7 @@ def gather_photos(stamps: bool = False) -> tuple[list[Photo], list[str]]:
         for f in files:
             reason = NOT_PHOTOS.get(f.name, "")
             photos.append(Photo(source, f.stem, str(f), None if reason else Image.open(f).convert("RGB"), reason))
+    photos += gcompris_photos(missing)
     if stamps:
         photos += tuxpaint_stamps(missing)
     for p in photos:
@@ -152,6 +164,65 @@ def tuxpaint_stamps(missing: list[str]) -> list[Photo]:
             img = img.crop(img.getchannel("A").getbbox())
         out.append(Photo("tuxpaint-stamps-default", f.relative_to(root).with_suffix("").as_posix().replace("/", "-"),
                          str(f), img, reason))
+    return out
+
+
+def gcompris_photos(missing: list[str]) -> list[Photo]:
+    """The photographs of :data:`GCOMPRIS_ACTIVITIES` (gcompris-qt-data, GPL-3+), named ACTIVITY-FILE; an image that
+    repeats one already taken (the same monument in two activities) is left out as a copy."""
+    root = Path(GCOMPRIS_DIR)
+    if not root.is_dir():
+        missing.append("Debian's gcompris-qt-data (apt-get install gcompris-qt-data)")
+        return []
+    out, seen = [], []
+    for activity in GCOMPRIS_ACTIVITIES:
+        path = root / f"{activity}.rcc"
+        for name, blob in sorted(rcc_files(path.read_bytes()).items()) if path.exists() else ():
+            if not name.lower().endswith((".jpg", ".jpeg", ".png", ".webp")):
+                continue
+            img = Image.open(io.BytesIO(blob)).convert("RGB")
+            if min(img.size) < 256:
+                continue
+            stem = Path(name).stem
+            thumb = np.asarray(img.convert("L").resize((16, 16), Image.BILINEAR), np.float32)
+            reason = GCOMPRIS_NOT_PHOTOS.get(stem, "")
+            if not reason and any(np.abs(thumb - t).mean() < 6 for t in seen):
+                reason = "a copy of another activity's photo"
+            seen.append(thumb)
+            out.append(Photo("gcompris-qt-data", f"{activity}-{stem}", f"{path}:{name}", None if reason else img,
+                             reason))
+    return out
+
+
+def rcc_files(blob: bytes) -> dict[str, bytes]:
+    """The files in a Qt resource file (``rcc`` output, format versions 1–3): path → bytes (zlib-packed ones
+    unpacked; zstd-packed ones left out)."""
+    if blob[:4] != b"qres":
+        raise ValueError("not a Qt resource file")
+    version, tree, data, names = struct.unpack(">4I", blob[4:20])
+    node = 14 if version < 2 else 22  # a node: name, flags, then children or data; version 2 adds a timestamp
+
+    def name_at(offset: int) -> str:
+        n = struct.unpack(">H", blob[names + offset:names + offset + 2])[0]
+        return blob[names + offset + 6:names + offset + 6 + 2 * n].decode("utf-16-be")
+
+    out: dict[str, bytes] = {}
+    stack = [(0, "")]
+    while stack:
+        i, prefix = stack.pop()
+        at = tree + i * node
+        name_offset, flags = struct.unpack(">IH", blob[at:at + 6])
+        name = name_at(name_offset) if i else ""
+        if flags & 2:  # a directory
+            count, first = struct.unpack(">II", blob[at + 6:at + 14])
+            stack += [(c, f"{prefix}{name}/" if name else prefix) for c in range(first, first + count)]
+            continue
+        offset = data + struct.unpack(">I", blob[at + 10:at + 14])[0]
+        size = struct.unpack(">I", blob[offset:offset + 4])[0]
+        raw = blob[offset + 4:offset + 4 + size]
+        if flags & 4:  # zstd
+            continue
+        out[prefix + name] = zlib.decompress(raw[4:]) if flags & 1 else raw
     return out
 
 
