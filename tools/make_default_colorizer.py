@@ -273,7 +273,7 @@ class Card:
 
 
 #: The default groups of whole sources: every choice is made on the select group, the card reports the report group.
-SELECT_SOURCES = ("palapeli-data", "scikit-learn", "lomiri-wallpapers")
+SELECT_SOURCES = ("palapeli-data", "scikit-learn", "lomiri-wallpapers", "gcompris-qt-data")
 REPORT_SOURCES = ("lomiri-wallpapers-16.04",)
 
 #: The default --strength is the largest on this grid whose select-group PSNR stays within MARGIN dB of the gray
