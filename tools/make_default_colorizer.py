@@ -94,6 +94,9 @@ def main() -> int:
     p.add_argument("--evaluate-only", action="store_true", help="measure the runs already trained in --out")
     p.add_argument("--no-install", action="store_true", help="train and measure, but write neither weights nor card")
     p.add_argument("--no-twin", action="store_true", help="leave the L2 twin out (not trained, not in the card)")
+    p.add_argument("--twin-only", action="store_true",
+                   help="train only the L2 twin (first --upsample) and print its select and report rows at strength "
+                        "1 and at the strength rule's choice; neither weights nor card are written")
     p.add_argument("--learning-curve", default="",
                    help="percentages of the training photos (e.g. 25,50; nested, seeded subsets of whole photos and "
                         "cut-outs) each trained like the shipped model with the first --upsample and measured on the "
@@ -147,6 +150,8 @@ def main() -> int:
     print(listing)
     timing = args.out / "minutes.json"
     minutes = json.loads(timing.read_text()) if timing.exists() else {}
+    if args.twin_only:
+        return twin_rows(args, data, select_dir, report_dir)
     runs, twin = {}, None
     for up in args.upsample.split(","):
         gan, l2 = recipe(args, data, select_dir, up)
@@ -194,6 +199,22 @@ def main() -> int:
           f"size {card.new.size})")
     write_card(card, listing, recipe(args, data, select_dir, card.config["upsample"])[0], minutes, args)
     print(f"wrote {CARD}")
+    return 0
+
+
+def twin_rows(args, data: Path, select_dir: Path, report_dir: Path) -> int:
+    """``--twin-only``: the L2 twin of the recipe, trained alone; its rows for the card (select, then report)."""
+    l2 = recipe(args, data, select_dir, args.upsample.split(",")[0])[1]
+    run = train_variants(l2, [parse_variant("l2")], args.out / "twin", progress=True)["l2"]
+    twin = Colorizer.from_checkpoint(run / "best.pt", "cpu", size=256, strength=1.0)
+    photos = {g: [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(d.glob("*.png"))]
+              for g, d in (("select", select_dir), ("report", report_dir))}
+    gray = photo_metrics(Colorizer(twin.G, twin.size, "cpu", 0.0, twin.task), photos["select"])
+    strength = choose_strength(strength_frontier(twin, photos["select"], "select"), gray)
+    for group, rows in photos.items():
+        for s in (1.0, strength):
+            twin.strength = s
+            print(f"L2 twin, {group}, strength {s:g}, size {twin.size}: {fmt(photo_metrics(twin, rows))}", flush=True)
     return 0
 
 
