@@ -180,10 +180,7 @@ def main() -> int:
             timing.write_text(json.dumps(minutes))
         curve_runs[pct] = (run, len(subset(scenes, pct, args.seed)), len(subset(stamps, pct, args.seed)))
 
-    def load(folder: Path) -> list[tuple[str, np.ndarray]]:
-        return [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
-
-    card = measure_and_choose(runs, twin, load(select_dir), load(report_dir), args.previous)
+    card = measure_and_choose(runs, twin, load_photos(select_dir), load_photos(report_dir), args.previous)
     card.curve = learning_curve(card, curve_runs, len(scenes), len(stamps))
     atomic_write_bytes(args.out / "candidates.json", json.dumps(card.candidates, indent=1).encode())
     if args.upsampler_comparison:
@@ -207,15 +204,18 @@ def twin_rows(args, data: Path, select_dir: Path, report_dir: Path) -> int:
     l2 = recipe(args, data, select_dir, args.upsample.split(",")[0])[1]
     run = train_variants(l2, [parse_variant("l2")], args.out / "twin", progress=True)["l2"]
     twin = Colorizer.from_checkpoint(run / "best.pt", "cpu", size=256, strength=1.0)
-    photos = {g: [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(d.glob("*.png"))]
-              for g, d in (("select", select_dir), ("report", report_dir))}
-    gray = photo_metrics(Colorizer(twin.G, twin.size, "cpu", 0.0, twin.task), photos["select"])
-    strength = choose_strength(strength_frontier(twin, photos["select"], "select"), gray)
+    photos = {"select": load_photos(select_dir), "report": load_photos(report_dir)}
+    strength = strength_on_select(twin, photos["select"])[2]
     for group, rows in photos.items():
         for s in (1.0, strength):
             twin.strength = s
             print(f"L2 twin, {group}, strength {s:g}, size {twin.size}: {fmt(photo_metrics(twin, rows))}", flush=True)
     return 0
+
+
+def load_photos(folder: Path) -> list[tuple[str, np.ndarray]]:
+    """The PNGs of a select or report folder: (name, sRGB uint8 array), sorted by name."""
+    return [(p.stem, np.array(Image.open(p).convert("RGB"))) for p in sorted(folder.glob("*.png"))]
 
 
 #: Each Tux Paint cut-out is pasted over this many crops of training photos.
@@ -315,6 +315,14 @@ def choose_strength(frontier: list[tuple[float, dict[str, float]]], gray: dict[s
     return max(ok) if ok else 0.0
 
 
+def strength_on_select(colorizer: Colorizer, select: list) -> tuple[dict, list, float]:
+    """The strength rule run on the select photos: gray's figures (strength 0, at ``colorizer``'s size), the frontier
+    over :data:`STRENGTHS` (printed), and :func:`choose_strength`'s pick."""
+    gray = photo_metrics(Colorizer(colorizer.G, colorizer.size, "cpu", 0.0, colorizer.task), select)
+    frontier = strength_frontier(colorizer, select, "select")
+    return gray, frontier, choose_strength(frontier, gray)
+
+
 def strength_frontier(colorizer: Colorizer, photos: list, label: str = "") -> list[tuple[float, dict[str, float]]]:
     """:func:`photo_metrics` at each of :data:`STRENGTHS` (``colorizer.strength`` is left at the last); each line
     printed when ``label`` names the photos."""
@@ -354,9 +362,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
         print(f"size {size}: {fmt(m)}, {sizes[-1][2]:.3f} s/photo (with measuring)", flush=True)
     clean = [row for row in sizes if row[1]["ripple_ratio"] <= RIPPLE_LIMIT] or sizes  # as for the generator
     new.size = min(clean, key=lambda row: row[1]["delta_e"])[0]
-    gray_select = photo_metrics(Colorizer(new.G, new.size, "cpu", 0.0, new.task), select)
-    select_frontier = strength_frontier(new, select, "select")
-    strength = choose_strength(select_frontier, gray_select)
+    gray_select, select_frontier, strength = strength_on_select(new, select)
     print(f"chose {choice}, size {new.size}, strength {strength:g} on the select photos; now the report photos",
           flush=True)
 

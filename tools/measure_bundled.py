@@ -6,7 +6,7 @@ tools/make_default_colorizer.py, then the card's *report* figures (the table and
     python tools/measure_bundled.py --install    # and write the chosen strength into pix2gan/weights/
 
 The same groups as make_default_colorizer.py's defaults (its SELECT_SOURCES and REPORT_SOURCES) and the same rule
-(its choose_strength); whole photos at short side 256. plasma-workspace-wallpapers is never read.
+(its strength_on_select); whole photos at short side 256. plasma-workspace-wallpapers is never read.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from common import gather_photos, shrink
-from make_default_colorizer import (COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, choose_strength, fmt,
-                                    md_table, photo_metrics, strength_frontier)
+from make_default_colorizer import (COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, fmt, md_table,
+                                    strength_frontier, strength_on_select)
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.colorizer import DEFAULT_WEIGHTS, Colorizer
 from pix2gan.files import atomic_write_bytes
@@ -40,9 +40,7 @@ def main() -> int:
               file=sys.stderr)
         return 1
     model = Colorizer.default("cpu")
-    gray = photo_metrics(Colorizer(model.G, model.size, "cpu", 0.0, model.task), select)
-    frontier = strength_frontier(model, select, "select")
-    strength = choose_strength(frontier, gray)
+    gray, _, strength = strength_on_select(model, select)
     print(f"select ({len(select)} photos): gray {fmt(gray)}; strength {strength:g} (the largest within {MARGIN} dB "
           f"of gray's PSNR)\n")
     report_frontier = strength_frontier(model, report)
