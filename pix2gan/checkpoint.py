@@ -68,8 +68,8 @@ SAFETENSORS_FORMAT = "pix2gan-generator"
 
 
 #: Entries a checkpoint may carry beside its config that inference uses as its defaults (the bundled colorizer's
-#: ``--strength`` and ``--size``, chosen on held-out photos).
-INFERENCE_DEFAULTS = ("strength", "size")
+#: ``--strength``, ``--size`` and ``--flat``, chosen on held-out photos).
+INFERENCE_DEFAULTS = ("strength", "size", "fade_flat")
 
 
 def save_safetensors(path: Path, weights: dict, config: dict, defaults: dict | None = None) -> None:

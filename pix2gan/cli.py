@@ -265,6 +265,11 @@ def _add_colorize(sub) -> None:
     p.add_argument("--strength", type=float, default=None,
                    help="scale of the predicted colour: 0 = the gray input, 1 = as predicted, >1 more saturated "
                         "(default: the bundled model's own, chosen on held-out photos; 1 for a --checkpoint)")
+    p.add_argument("--flat", choices=("fade", "keep"), default=None,
+                   help="the guessed colour over flat areas (skies, walls, out-of-focus backgrounds), where a gray "
+                        "photo gives no clue to it: fade = towards gray, colour kept where there is detail; keep = "
+                        "as predicted. Hints are followed either way (default: the file's own: fade for the "
+                        "bundled model, keep for a --checkpoint)")
     from pix2gan.data.video import SMOOTHING
 
     p.add_argument("--temporal-smoothing", type=float, default=SMOOTHING, metavar="A",
@@ -302,17 +307,18 @@ def cmd_colorize(args) -> int:
     reference = read_image(args.reference) if args.reference is not None else None
     measured: Hints | None = None  # the reference's vector and palette, measured once at the model's scale
     steered = files is not None or reference is not None  # hints read per input only then
+    fade_flat = None if args.flat is None else args.flat == "fade"
 
     def load():
         nonlocal measured
         if args.checkpoint is not None:
             model = Colorizer.from_checkpoint(args.checkpoint, args.device, args.size, ema=not args.no_ema,
-                                              strength=args.strength, backend=args.backend)
+                                              strength=args.strength, backend=args.backend, fade_flat=fade_flat)
         else:
             if not args.quiet:
                 print("using the bundled demonstration colorizer (docs/default_colorizer.md); --checkpoint for "
                       "your own", file=sys.stderr)
-            model = Colorizer.default(args.device, args.size, args.strength, args.backend)
+            model = Colorizer.default(args.device, args.size, args.strength, args.backend, fade_flat)
         if (args.hints is not None or reference is not None) and not model.takes_hints:
             raise Pix2GanError(f"{args.checkpoint or 'the bundled colorizer'}: trained without hint inputs "
                                f"(pix2gan train --hints), so --hints and --reference cannot steer it")

@@ -24,7 +24,7 @@ from pix2gan.propagate import Spreader
 from pix2gan.runtime import on_device
 from pix2gan.models import check_backend, for_backend, generator_from_state, pick_device, run_generator
 from pix2gan.tasks import make_task
-from pix2gan.tasks.colorize import ColorizeTask, lab_to_srgb_u8, lightness_u8
+from pix2gan.tasks.colorize import ColorizeTask, detail_weight, lab_to_srgb_u8, lightness_u8
 
 #: Colour points are followed at the image's resolution up to this short side, then the correction is upsampled
 #: like the predicted colour (a sparse direct solve per image: about 0.8 s for a 1024 × 640 photo on this project's
@@ -54,6 +54,9 @@ class Colorizer:
     ab is predicted at the model resolution (short side ``size``, default the training scale ``load_size``) and
     recombined with the input's full-resolution L, so edges stay as sharp as the input. ``strength`` scales the
     predicted chroma: 0 gives the gray input back, 1 the colours as predicted, above 1 more saturated ones.
+    ``fade_flat``: the guessed colours are kept where the photo has detail and faded towards gray over flat areas
+    (skies, walls, out-of-focus backgrounds: :func:`~pix2gan.tasks.colorize.detail_weight`) before any hint is
+    followed; the bundled model's file turns it on.
 
     A model trained with ``--latent-dim`` has several colourings for each input: ``colorizer(img, seed=s)`` (or a
     code ``z`` ``(Z,)``) picks one, :meth:`samples` gives several; seed ``s`` is the same colouring choice for every
@@ -67,10 +70,11 @@ class Colorizer:
 
     def __init__(self, generator: torch.nn.Module, size: int, device: torch.device | str = "cpu",
                  strength: float = 1.0, task: ColorizeTask | None = None, backend: str = "auto",
-                 steer: Steering | None = Steering()):
+                 steer: Steering | None = Steering(), fade_flat: bool = False):
         self.G, self.device = on_device(generator, device)
         self.size = size
         self.strength = check_strength(strength)
+        self.fade_flat = bool(fade_flat)
         self.task = task or ColorizeTask()
         self.backend = check_backend(backend, self.device)
         self.G = for_backend(self.G, self.backend)
@@ -79,26 +83,30 @@ class Colorizer:
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None,
-                backend: str = "auto") -> Colorizer:
+                backend: str = "auto", fade_flat: bool | None = None) -> Colorizer:
         """The demonstration colorizer shipped inside the package (see docs/default_colorizer.md); ``strength``
-        defaults to the one chosen for it on held-out photos."""
+        and ``fade_flat`` default to the ones chosen for it on held-out photos."""
         if not DEFAULT_WEIGHTS.is_file():
             raise Pix2GanError(f"{DEFAULT_WEIGHTS}: the bundled colorizer is missing; train one with "
                                f"tools/make_default_colorizer.py, or pass --checkpoint")
-        return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size, strength=strength, backend=backend)
+        return cls.from_checkpoint(DEFAULT_WEIGHTS, device, size, strength=strength, backend=backend,
+                                   fade_flat=fade_flat)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto", size: int | None = None,
-                        ema: bool = True, strength: float | None = None, backend: str = "auto") -> Colorizer:
+                        ema: bool = True, strength: float | None = None, backend: str = "auto",
+                        fade_flat: bool | None = None) -> Colorizer:
         """From a checkpoint, best.pt or .safetensors; its EMA generator when it has one (``ema=False``: the raw
-        one). ``size`` and ``strength`` default to the file's own entries when it has them (the bundled model's,
-        chosen on held-out photos), else to the training scale and 1."""
+        one). ``size``, ``strength`` and ``fade_flat`` default to the file's own entries when it has them (the
+        bundled model's, chosen on held-out photos), else to the training scale, 1 and off."""
         state = load_checkpoint(Path(path), task="colorize")
         G, cfg = generator_from_state(state, Path(path), ema)
         if strength is None:
             strength = float(state.get("strength", 1.0))
+        if fade_flat is None:
+            fade_flat = bool(state.get("fade_flat", False))
         return cls(G, size or int(state.get("size", cfg.load_size)), pick_device(device), strength, make_task(cfg),
-                   backend)
+                   backend, fade_flat=fade_flat)
 
     @property
     def latent_dim(self) -> int:
@@ -137,14 +145,14 @@ class Colorizer:
         """What :meth:`_prior` depends on, as a key (None when it depends on the points: they go to the network)."""
         if hints is not None and hints.points and (self.steer is None or self.steer.points_to_network):
             return None
-        return (_digest(light), _digest(z), seed, self.strength, self.size,
+        return (_digest(light), _digest(z), seed, self.strength, self.size, self.fade_flat,
                 _digest(hints.reference if hints else None), _digest(hints.palette if hints else None))
 
     def _prior(self, light: torch.Tensor, smoother: TemporalSmoother | None, z: torch.Tensor | None,
                seed: int, hints: Hints | None = None) -> torch.Tensor:
         """The colours before the points ``(1, 2, H, W)`` for the full-resolution ``light`` ``(1, 1, H, W)``:
-        predicted at the model's size, moved into a reference's colours, scaled by the strength, smoothed over a
-        video's frames, upsampled."""
+        predicted at the model's size, faded over flat areas (``fade_flat``), moved into a reference's colours,
+        scaled by the strength, smoothed over a video's frames, upsampled."""
         cond, extra = self._model_input(light, hints)
         code = answer_codes(self.G, z, seed)
         code = () if code is None else (code.to(self.device),)
@@ -162,8 +170,10 @@ class Colorizer:
     def _after_network(self, cond: torch.Tensor, ab: torch.Tensor, light: torch.Tensor, hints: Hints | None = None,
                        smoother: TemporalSmoother | None = None) -> torch.Tensor:
         """The network's ``ab`` ``(1, 2, h, w)`` for the model input ``cond`` → the colours before the points
-        ``(1, 2, H, W)`` at the size of ``light``: moved into a reference's colours, scaled by the strength,
-        smoothed over a video's frames, upsampled."""
+        ``(1, 2, H, W)`` at the size of ``light``: faded over flat areas (``fade_flat``), moved into a reference's
+        colours, scaled by the strength, smoothed over a video's frames, upsampled."""
+        if self.fade_flat:
+            ab = ab * detail_weight(cond[:, :1].float())
         if hints is not None and hints.palette is not None and self.steer is not None:
             ab = follow_reference(cond[:, :1], ab, hints.palette, self.steer.reference_spread)
         ab = ab * self.strength
@@ -320,11 +330,12 @@ class Colorizer:
         """Up to ``k`` colours (``#rrggbb``, at the pixel's own lightness) the model finds plausible at column ``x``,
         row ``y`` of ``img``, most likely first, no two closer than ΔE2000 10 (a colour picker's suggestions).
 
-        First the colour the model paints there (with ``hints``, if any). Then, for a hint model, every colour of
-        the reference histogram's grid that exists at that lightness, told to the model as the whole photo's
-        palette (a reference of that one colour): colours the model readily paints at this pixel when told so come
-        first, ranked by how close it gets to them (a sky turns blue or gray easily, green hardly). For a latent
-        model: its answers' colours at the pixel, the most frequent first. Otherwise the one colour."""
+        First the colour the model paints there (with ``hints``, if any; faded like the image where ``fade_flat``).
+        Then, for a hint model, every colour of the reference histogram's grid that exists at that lightness, told
+        to the model as the whole photo's palette (a reference of that one colour): colours the model readily paints
+        at this pixel when told so come first, ranked by how close it gets to them (a sky turns blue or gray easily,
+        green hardly). For a latent model: its answers' colours at the pixel, the most frequent first. Otherwise
+        the one colour."""
         w, h = img.size
         if not (0 <= x < w and 0 <= y < h):
             raise Pix2GanError(f"suggest: ({x}, {y}) is outside the {w}×{h} image")
@@ -341,6 +352,8 @@ class Colorizer:
         else:  # what the colourised image shows there: the same network pass (its mirrored margin included)
             answers = at(self._network(cond, **extra))
         answers = answers * self.strength  # and the same strength
+        if self.fade_flat:  # and the same fading over flat areas
+            answers = answers * at(detail_weight(cond[:, :1].float()))
         candidates = [answers]
         if self.takes_hints:
             palette = palette_colours(light[0, 0, y, x].item())

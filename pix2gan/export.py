@@ -96,6 +96,9 @@ def export_onnx(G: torch.nn.Module, cfg: TrainConfig, out: Path, tolerance: floa
     meta = {"pix2gan_task": cfg.task, "pix2gan_config": json.dumps(dataclasses.asdict(cfg)), **terms}
     if defaults and "strength" in defaults:
         meta["default_strength"] = f"{defaults['strength']:g}: multiply the output by this before use (0 = gray)"
+    if defaults and defaults.get("fade_flat"):
+        meta["default_fade_flat"] = ("true: before the strength, multiply the output by "
+                                     "pix2gan.tasks.colorize.detail_weight(L) (colour faded over flat areas)")
     if defaults and "size" in defaults:
         meta["default_size"] = f"{defaults['size']}: predict at this short side, then upsample the output"
     for key, value in meta.items():

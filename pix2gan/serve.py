@@ -2,9 +2,9 @@
 the package; nothing is fetched from anywhere else) and the API it uses, around one colorizer:
 
     GET  /                the page
-    GET  /api/model       {"task", "size", "strength", "hints", "latent"}
-    POST /api/colorize    multipart: image; optional hints (the hints JSON as text), strength, size, seed, reference
-                          (a photo) → image/png at the input's size
+    GET  /api/model       {"task", "size", "strength", "flat", "hints", "latent"}
+    POST /api/colorize    multipart: image; optional hints (the hints JSON as text), strength, size, flat (fade or
+                          keep: ``colorize --flat``), seed, reference (a photo) → image/png at the input's size
     POST /api/suggest     multipart: image, x, y; optional k, hints → {"colors": ["#rrggbb", ...]}
 
 Errors are JSON ``{"error": "..."}`` with a 4xx code: 413 for a body over ``max_upload_mb`` (refused from its
@@ -162,10 +162,13 @@ class Api:
         return self.colorizer.hints(*img.size, points, reference) if (points or reference) else None
 
     def with_settings(self, form) -> Colorizer:
-        """The colorizer with the form's ``strength`` and ``size`` (sharing its network and memo)."""
-        c, strength = self.colorizer, form.get("strength")
+        """The colorizer with the form's ``strength``, ``size`` and ``flat`` (sharing its network and memo)."""
+        c, strength, flat = self.colorizer, form.get("strength"), form.get("flat")
         size = _number(form, "size", int, None, 16, 2048)
-        if strength in (None, "") and size is None:
+        if flat not in (None, "", "fade", "keep"):
+            raise ApiError(400, f"flat: fade or keep, got {str(flat)[:40]!r}")
+        fade = c.fade_flat if flat in (None, "") else flat == "fade"
+        if strength in (None, "") and size is None and fade == c.fade_flat:
             return c
         try:
             s = check_strength(float(strength)) if strength not in (None, "") else c.strength
@@ -173,7 +176,7 @@ class Api:
             raise ApiError(400, f"strength: not a number ({str(strength)[:40]!r})") from None
         except Pix2GanError as e:
             raise ApiError(400, str(e).replace("--strength", "strength")) from None
-        steered = Colorizer(c.G, size or c.size, c.device, s, c.task, c.backend, c.steer)
+        steered = Colorizer(c.G, size or c.size, c.device, s, c.task, c.backend, c.steer, fade)
         steered.memo = c.memo
         return steered
 
@@ -228,7 +231,8 @@ class Api:
         from starlette.responses import JSONResponse
 
         c = self.colorizer
-        return JSONResponse({"task": "colorize", "size": c.size, "strength": c.strength, "hints": c.takes_hints,
+        return JSONResponse({"task": "colorize", "size": c.size, "strength": c.strength,
+                             "flat": "fade" if c.fade_flat else "keep", "hints": c.takes_hints,
                              "latent": c.latent_dim, "max_upload_mb": self.max_upload_mb})
 
 

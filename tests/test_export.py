@@ -95,15 +95,16 @@ def test_safetensors_round_trip_gives_identical_outputs(runs, tmp_path):
     assert (tmp_path / "model.pt.json").read_text() == (tmp_path / "colorizer.safetensors.json").read_text()
 
 
-def test_onnx_says_a_checkpoint_s_default_strength_and_size(runs, tmp_path):
+def test_onnx_says_a_checkpoint_s_inference_defaults(runs, tmp_path):
     from pix2gan.checkpoint import load_checkpoint, save_checkpoint
 
     state = load_checkpoint(runs / "colorize" / "checkpoint.pt")
     state = {k: v for k, v in state.items() if k not in ("format", "version")}
-    save_checkpoint(tmp_path / "with_defaults.pt", {**state, "strength": 0.7, "size": 96})
+    save_checkpoint(tmp_path / "with_defaults.pt", {**state, "strength": 0.7, "size": 96, "fade_flat": True})
     assert main(["export", str(tmp_path / "m.onnx"), "--checkpoint", str(tmp_path / "with_defaults.pt")]) == 0
     meta = onnx_contract(tmp_path / "m.onnx")
     assert meta["default_strength"].startswith("0.7:") and meta["default_size"].startswith("96:")
+    assert meta["default_fade_flat"].startswith("true:") and "detail_weight" in meta["default_fade_flat"]
 
 
 def test_the_bundled_colorizer_exports_with_its_strength_and_size(tmp_path):
@@ -112,7 +113,7 @@ def test_the_bundled_colorizer_exports_with_its_strength_and_size(tmp_path):
     out = tmp_path / "default.safetensors"
     assert main(["export", str(out), "--checkpoint", str(DEFAULT_WEIGHTS)]) == 0
     bundled, exported = Colorizer.default("cpu"), Colorizer.from_checkpoint(out, "cpu")
-    assert (exported.strength, exported.size) == (bundled.strength, bundled.size)
+    assert (exported.strength, exported.size, exported.fade_flat) == (bundled.strength, bundled.size, bundled.fade_flat)
     img = Image.fromarray(np.random.default_rng(4).integers(0, 256, (37, 50), dtype=np.uint8))
     assert np.array_equal(np.asarray(bundled(img)), np.asarray(exported(img)))
 

@@ -59,6 +59,22 @@ def test_the_api_colorizes_at_the_inputs_size_and_follows_a_hint(client):
     assert 1 <= len(colours) <= 5 and all(c.startswith("#") and len(c) == 7 for c in colours)
 
 
+def test_the_flat_field_fades_or_keeps_the_guess_as_colorize_flat_does(client):
+    assert client.get("/api/model").json()["flat"] == ("fade" if Colorizer.default("cpu").fade_flat else "keep")
+    half = np.full((64, 96), 130, np.uint8)
+    half[:, 48:] = np.random.default_rng(3).integers(40, 220, (64, 48))
+    img = Image.fromarray(half)
+    got = {}
+    for flat in ("fade", "keep"):
+        r = client.post("/api/colorize", files={"image": ("h.png", png(img), "image/png")},
+                        data={"flat": flat, "strength": "1"})
+        assert r.status_code == 200
+        got[flat] = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))
+        local = Colorizer.default("cpu", strength=1.0, fade_flat=flat == "fade")(img)
+        assert np.array_equal(got[flat], np.asarray(local))
+    assert not np.array_equal(got["fade"], got["keep"])
+
+
 def test_after_a_photo_is_shown_its_points_solver_is_ready_and_clicks_match_a_fresh_colorizer():
     from pix2gan.propagate import Spreader
 
@@ -88,6 +104,7 @@ def test_after_a_photo_is_shown_its_points_solver_is_ready_and_clicks_match_a_fr
     ("OK", {"strength": "-1"}, 400, "strength"),
     ("OK", {"strength": "lots"}, 400, "strength: not a number"),
     ("OK", {"size": "4"}, 400, "size"),
+    ("OK", {"flat": "maybe"}, 400, "flat: fade or keep"),
 ])
 def test_bad_requests_get_a_4xx_and_one_json_line(client, tmp_path, files, data, status, message):
     if files == "BOMB":
@@ -226,6 +243,9 @@ def test_the_page_in_a_real_browser(server, tmp_path):
 
         page.get_by_test_id("strength").fill("0.4")  # the result follows the slider
         page.wait_for_function(f"document.querySelector('[data-testid=download]').href !== {first!r}")
+        faded = download.get_attribute("href")
+        page.get_by_test_id("flat").click()  # and the flat-area checkbox
+        page.wait_for_function(f"document.querySelector('[data-testid=download]').href !== {faded!r}")
         second = download.get_attribute("href")
 
         page.get_by_test_id("hint-color").fill("#ff0000")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import kornia.color
+import kornia.filters
 import torch
 from torch import Tensor
 
@@ -25,6 +26,29 @@ def lab_tensors_to_rgb(light: Tensor, ab: Tensor) -> Tensor:
     """Inverse of :func:`rgb_to_lab_tensors`: ``(B, 1, H, W)`` and ``(B, 2, H, W)`` → sRGB ``(B, 3, H, W)`` in [0, 1]."""
     lab = torch.cat([(light + 1.0) * L_SCALE, ab * AB_SCALE], 1)
     return kornia.color.lab_to_rgb(lab, clip=True)
+
+
+#: :func:`detail_weight`'s constants, chosen on the bundled colorizer's select photos (docs/default_colorizer.md):
+#: the Sobel magnitude of L/50 − 1 at which half the colour is kept before scaling, the scale (a weight of FLAT_FULL
+#: counts as full colour), the guided filter's radius as a fraction of the short side and its ε (in (L/50 − 1)²).
+FLAT_KNEE, FLAT_FULL, FLAT_RADIUS, FLAT_EPS = 0.1, 0.5, 1 / 16, 1e-3
+
+
+def detail_weight(light: Tensor) -> Tensor:
+    """How much of a colour guessed from ``light`` alone to keep at each pixel: ``(B, 1, h, w)`` in [0, 1] for
+    L/50 − 1 ``(B, 1, h, w)`` in [-1, 1], at the size colour is predicted at.
+
+    A flat area (a clear or overcast sky, a wall, an out-of-focus background) gives a colorizer nothing to tell its
+    colour by, and that is where a guess goes wrong most (a gray sky painted peach, a bokeh painted green); where
+    the photo has detail the guess has something to go on. The weight is the local detail ``g / (g + FLAT_KNEE)``
+    (``g``: kornia's normalised Sobel magnitude), scaled so ``FLAT_FULL`` keeps all of it, then smoothed with a
+    guided filter steered by ``light`` (radius ``FLAT_RADIUS`` × the short side): it changes at the photo's own
+    edges instead of glowing around them."""
+    g = kornia.filters.sobel(light)
+    h, w = light.shape[-2:]
+    radius = max(1, round(FLAT_RADIUS * min(h, w)))
+    smooth = kornia.filters.guided_blur(light, g / (g + FLAT_KNEE), 2 * radius + 1, FLAT_EPS, border_type="replicate")
+    return (smooth / FLAT_FULL).clamp(0, 1)
 
 
 # ----------------------------------------------------------------------------------------------- uint8 fast path

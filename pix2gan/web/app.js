@@ -21,6 +21,7 @@ async function loadModel() {
     (m.latent ? `, ${m.latent}-d latent (several colourings)` : "");
   $("strength").value = m.strength;
   $("strength-value").textContent = m.strength;
+  $("flat").checked = m.flat === "fade";
   $("size").value = m.size;
   $("hint-tools").disabled = !m.hints;
   $("latent-row").hidden = !m.latent;
@@ -176,6 +177,7 @@ function form(p) {
   f.append("image", p.file, p.name);
   f.append("hints", JSON.stringify(hintsDocument(p)));
   f.append("strength", $("strength").value);
+  f.append("flat", $("flat").checked ? "fade" : "keep");
   if ($("size").value) f.append("size", $("size").value);
   f.append("seed", $("seed").value || "0");
   if (state.reference) f.append("reference", state.reference, state.reference.name);
@@ -251,6 +253,7 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); addFiles(e.dataTransfer.files); });
 $("strength").addEventListener("input", () => { $("strength-value").textContent = $("strength").value; colorize(); });
 $("size").addEventListener("change", () => colorize());
+$("flat").addEventListener("change", () => colorize());
 $("seed").addEventListener("change", () => { markSample(); colorize(); });
 $("more-samples").addEventListener("click", () => showSamples(state.samplesFirst + SAMPLES));
 $("undo").addEventListener("click", () => {
