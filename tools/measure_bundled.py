@@ -3,7 +3,9 @@ path (not the weights), the default ``--strength`` by the same rule on the *sele
 tools/make_default_colorizer.py, then the card's *report* figures (the table and the frontier over ``--strength``).
 
     python tools/measure_bundled.py              # print the figures
-    python tools/measure_bundled.py --install    # and write the chosen strength into pix2gan/weights/
+    python tools/measure_bundled.py --install    # and write the chosen strength into pix2gan/weights/, and draw
+                                                 # the card's pictures again (the file as it stood: "previous")
+    python tools/measure_bundled.py --flat fade  # measured with colour faded over flat areas (--install writes it)
 
 The same groups as make_default_colorizer.py's defaults (its SELECT_SOURCES and REPORT_SOURCES) and the same rule
 (its strength_on_select); whole photos at short side 256. plasma-workspace-wallpapers is never read.
@@ -19,8 +21,8 @@ import numpy as np
 import torch
 
 from common import gather_photos, shrink
-from make_default_colorizer import (COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, fmt, md_table,
-                                    strength_frontier, strength_on_select)
+from make_default_colorizer import (CARD, COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, draw_pictures,
+                                    fmt, md_table, per_photo, photo_metrics, strength_frontier, strength_on_select)
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.colorizer import DEFAULT_WEIGHTS, Colorizer
 from pix2gan.files import atomic_write_bytes
@@ -29,6 +31,9 @@ from pix2gan.runtime import cpu_description
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--install", action="store_true", help="write the chosen strength into the bundled weights")
+    p.add_argument("--flat", choices=("fade", "keep"), default=None,
+                   help="colorize with the guessed colour faded over flat areas or kept (pix2gan colorize --flat; "
+                        "default: the bundled file's own); --install writes it too")
     args = p.parse_args()
     print(f"# {cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     photos, _ = gather_photos(stamps=False)
@@ -39,13 +44,24 @@ def main() -> int:
         print("error: the select or report photos are not installed (see make_default_colorizer.py --help)",
               file=sys.stderr)
         return 1
-    model = Colorizer.default("cpu")
+    model = Colorizer.default("cpu", fade_flat=None if args.flat is None else args.flat == "fade")
+    shipped = Colorizer.default("cpu")  # as the file stands
+    print(f"flat areas: {'faded' if model.fade_flat else 'kept'}")
     gray, _, strength = strength_on_select(model, select)
     print(f"select ({len(select)} photos): gray {fmt(gray)}; strength {strength:g} (the largest within {MARGIN} dB "
           f"of gray's PSNR)\n")
     report_frontier = strength_frontier(model, report)
     rows = {"gray (the input, strength 0)": dict(report_frontier)[0.0], "new, strength 1": dict(report_frontier)[1.0],
             f"**default (strength {strength:g}, size {model.size})**": dict(report_frontier)[strength]}
+    if (shipped.strength, shipped.fade_flat) != (strength, model.fade_flat):
+        flat = "faded" if shipped.fade_flat else "kept"
+        rows = {f"before: strength {shipped.strength:g}, flat areas {flat}": photo_metrics(shipped, report), **rows}
+    model.strength = strength
+    gray_model = Colorizer(model.G, model.size, "cpu", 0.0, model.task)
+    gains = [(name, r["psnr"] - g["psnr"])
+             for (name, _), r, g in zip(report, per_photo(model, report), per_photo(gray_model, report))]
+    print("report photos, PSNR of the default against gray's: "
+          + ", ".join(f"{name} {d:+.2f}" for name, d in sorted(gains, key=lambda r: r[1])) + "\n")
     print(f"report ({len(report)} photos):\n\n{md_table(rows, 'model')}\n")
     print(md_table({f"{s:g}" + (" (default)" if s == strength else ""): m for s, m in report_frontier
                     if round(s * 10) % 2 == 0 or s == strength}, "strength"))
@@ -54,11 +70,14 @@ def main() -> int:
           f"({at - dict(report_frontier)[0.0]['psnr']:+.2f} dB against gray)")
     if args.install:
         state = load_checkpoint(DEFAULT_WEIGHTS)
-        state["strength"] = strength
+        state["strength"], state["fade_flat"] = strength, model.fade_flat
         buf = io.BytesIO()
         torch.save(state, buf)
         atomic_write_bytes(DEFAULT_WEIGHTS, buf.getvalue())
-        print(f"\nwrote {DEFAULT_WEIGHTS} (strength {strength:g})")
+        print(f"\nwrote {DEFAULT_WEIGHTS} (strength {strength:g}, flat areas {'faded' if model.fade_flat else 'kept'})")
+        worst = draw_pictures(model, shipped, report, gains, CARD.parent)
+        print(f"drew the card's pictures in {CARD.parent} (gray | the file as it stood | now | real; worst: "
+              f"{', '.join(worst)})")
     return 0
 
 
