@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -80,6 +81,17 @@ class Colorizer:
         self.G = for_backend(self.G, self.backend)
         self.steer = steer  # how hints are followed after the network; None: its output as it is
         self.memo: Memo | None = None  # set (pix2gan serve): the colours before the points of the last images
+
+    def replace(self, **settings) -> Colorizer:
+        """This colorizer with some of its settings changed — ``size``, ``strength``, ``fade_flat``, ``steer`` —
+        sharing its network (and memo)."""
+        unknown = set(settings) - {"size", "strength", "fade_flat", "steer"}
+        if unknown:
+            raise TypeError(f"Colorizer.replace: no setting {', '.join(sorted(unknown))}")
+        other = copy.copy(self)
+        for name, value in settings.items():
+            setattr(other, name, check_strength(value) if name == "strength" else value)
+        return other
 
     @classmethod
     def default(cls, device: str = "auto", size: int | None = None, strength: float | None = None,

@@ -176,9 +176,7 @@ class Api:
             raise ApiError(400, f"strength: not a number ({str(strength)[:40]!r})") from None
         except Pix2GanError as e:
             raise ApiError(400, str(e).replace("--strength", "strength")) from None
-        steered = Colorizer(c.G, size or c.size, c.device, s, c.task, c.backend, c.steer, fade)
-        steered.memo = c.memo
-        return steered
+        return c.replace(size=size or c.size, strength=s, fade_flat=fade)
 
     async def colorize(self, request):
         from starlette.background import BackgroundTask

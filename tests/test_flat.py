@@ -91,3 +91,16 @@ def test_flat_option_and_the_file_s_own_default(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:  # argparse's own one-line usage error
         main(["colorize", str(tmp_path / "in.png"), str(tmp_path / "x.png"), "--flat", "some"])
     assert bad.value.code == 2 and "--flat" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def test_replace_changes_settings_and_shares_the_network():
+    from pix2gan.errors import Pix2GanError
+
+    model = Colorizer(Constant(), 96, "cpu", 1.0, backend="torch", fade_flat=True)
+    other = model.replace(strength=0.5, size=64, fade_flat=False)
+    assert (other.strength, other.size, other.fade_flat, other.G) == (0.5, 64, False, model.G)
+    assert (model.strength, model.size, model.fade_flat) == (1.0, 96, True)
+    with pytest.raises(Pix2GanError, match="--strength"):
+        model.replace(strength=-1)
+    with pytest.raises(TypeError, match="backend"):
+        model.replace(backend="fast")

@@ -82,17 +82,15 @@ def choose(model: Colorizer, keeps=(0.0, 0.25, 0.5, 0.75, 1.0), spreads=(10, 20,
     print(f"# choosing on {len(photos)} selection photos (lomiri-wallpapers-16.04, palapeli-data)")
     methods = {"levin": levin}
     for keep in keeps:
-        steered = Colorizer(model.G, model.size, "cpu", model.strength, model.task, steer=Steering(keep=keep))
+        steered = model.replace(steer=Steering(keep=keep))
         methods[f"keep {keep:g}"] = colorizer_method(steered)
-    shown = Colorizer(model.G, model.size, "cpu", model.strength, model.task,
-                      steer=Steering(keep=0.25, points_to_network=True))
+    shown = model.replace(steer=Steering(keep=0.25, points_to_network=True))
     methods["keep 0.25, points given to the network too"] = colorizer_method(shown)
     for name, curve in sweep(methods, photos, (10, 100)).items():
         print(f"{name}: PSNR {curve[10]['psnr']:.2f} dB at 10 clicks, {curve[100]['psnr']:.2f} at 100")
     rows = {"mean tint": [figures(mean_tint(rgb, rgb), rgb)["psnr"] for _, rgb in photos]}
     for spread in spreads:
-        steered = Colorizer(model.G, model.size, "cpu", model.strength, model.task,
-                            steer=Steering(reference_spread=spread))
+        steered = model.replace(steer=Steering(reference_spread=spread))
         rows[f"reference spread {spread:g}"] = [
             figures(np.asarray(steered(Image.fromarray(rgb), reference=Image.fromarray(rgb))), rgb)["psnr"]
             for _, rgb in photos]
@@ -193,11 +191,10 @@ def main() -> int:
     results = json.loads(store.read_text()) if store.exists() else {}
     model = Colorizer.from_checkpoint(args.model, "cpu")
     makers = {"model": lambda: colorizer_method(model), "levin": lambda: levin, "nearest": lambda: nearest_fill,
-              "network alone": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", model.strength,
-                                                                  model.task, steer=None)),
-              "points given to the network too": lambda: colorizer_method(Colorizer(
-                  model.G, model.size, "cpu", model.strength, model.task, steer=Steering(points_to_network=True))),
-              "gray": lambda: colorizer_method(Colorizer(model.G, model.size, "cpu", 0.0, model.task)),
+              "network alone": lambda: colorizer_method(model.replace(steer=None)),
+              "points given to the network too": lambda: colorizer_method(
+                  model.replace(steer=Steering(points_to_network=True))),
+              "gray": lambda: colorizer_method(model.replace(strength=0.0)),
               "no-hint model": lambda: colorizer_method(Colorizer.from_checkpoint(args.no_hint_model, "cpu"))}
     for name in args.methods.split(","):
         if name in results or (name == "no-hint model" and args.no_hint_model is None):
