@@ -17,6 +17,7 @@ async function loadModel() {
   state.model = await r.json();
   const m = state.model;
   $("model-info").textContent = `model: working size ${m.size}, strength ${m.strength}` +
+    `, flat areas ${m.flat === "fade" ? "faded" : "kept"}` +
     (m.hints ? ", takes colour points and a reference" : ", no colour hints") +
     (m.latent ? `, ${m.latent}-d latent (several colourings)` : "");
   $("strength").value = m.strength;
