@@ -5,6 +5,7 @@ generator's forward pass through each runtime that could run it.
     python tools/bench_colorize.py --images 1000 --repeat 2
     python tools/bench_colorize.py --only forward        # the runtimes alone (exports the model to ONNX: minutes)
     python tools/bench_colorize.py --only mirror --images 40 --repeat 3   # the cost of the mirrored margin
+    python tools/bench_colorize.py --only flat --images 40 --repeat 3     # the cost of --flat fade
 
 Each backend colorizes the same folder as a whole command (``python -m pix2gan colorize IN OUT --backend B``),
 timed from start to exit with its peak RSS, in interleaved rounds (the median round is printed); the ratio to
@@ -158,25 +159,37 @@ def forward_rows(args, tmp: Path) -> None:
         print(f"| {name} | " + (f"{ms:.1f} | {base / ms:.2f} |" if isinstance(ms, float) else f"{ms} | |"))
 
 
-def mirror_rows(args, tmp: Path) -> None:
-    """The default backend's whole command with the network's mirrored margin (``colorizer.MIRROR``) at its value
-    and at 0 (the margin off), in interleaved rounds: what the margin costs."""
-    from pix2gan import colorizer
-
+def interleaved_rows(args, tmp: Path, variants: dict[str, tuple[str, list[str]]]) -> None:
+    """The default backend's whole command in each of ``variants`` (name → Python run first, extra arguments), in
+    interleaved rounds: what one setting costs."""
     src = tmp / "in"
     make_folder(src, args.images)
     env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}  # as the command sets it
-    sec: dict[int, list[float]] = {}
+    sec: dict[str, list[float]] = {}
     for _ in range(args.repeat):
-        for m in (0, colorizer.MIRROR):
-            code = (f"import sys; import pix2gan.colorizer as c; c.MIRROR = {m}; from pix2gan.cli import main; "
-                    f"sys.exit(main(['colorize', {str(src)!r}, {str(tmp / f'out-{m}')!r}, '--overwrite', '--quiet']))")
+        for i, (name, (setup, extra)) in enumerate(variants.items()):
+            argv = ["colorize", str(src), str(tmp / f"out-{i}"), "--overwrite", "--quiet", *extra]
+            code = f"import sys; {setup}; from pix2gan.cli import main; sys.exit(main({argv!r}))"
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", code], check=True, env=env, stdout=subprocess.DEVNULL)
-            sec.setdefault(m, []).append(time.perf_counter() - start)
-    off, on = statistics.median(sec[0]), statistics.median(sec[colorizer.MIRROR])
-    print(f"\n{args.images} gray JPEGs of 1024×640, default backend, median of {args.repeat}: margin 0: {off:.2f} s, "
-          f"margin {colorizer.MIRROR}: {on:.2f} s (× {on / off:.3f})")
+            sec.setdefault(name, []).append(time.perf_counter() - start)
+    base = statistics.median(next(iter(sec.values())))
+    print(f"\n{args.images} gray JPEGs of 1024×640, default backend, median of {args.repeat}: "
+          + ", ".join(f"{name}: {statistics.median(t):.2f} s (× {statistics.median(t) / base:.3f})"
+                      for name, t in sec.items()))
+
+
+def mirror_rows(args, tmp: Path) -> None:
+    """The network's mirrored margin (``colorizer.MIRROR``) off and at its value: what the margin costs."""
+    from pix2gan import colorizer
+
+    interleaved_rows(args, tmp, {"margin 0": ("import pix2gan.colorizer as c; c.MIRROR = 0", []),
+                                 f"margin {colorizer.MIRROR}": ("pass", [])})
+
+
+def flat_rows(args, tmp: Path) -> None:
+    """``--flat keep`` and ``--flat fade``: what fading the guess over flat areas costs."""
+    interleaved_rows(args, tmp, {f"--flat {v}": ("pass", ["--flat", v]) for v in ("keep", "fade")})
 
 
 def main() -> int:
@@ -184,12 +197,12 @@ def main() -> int:
     p.add_argument("--images", type=int, default=200)
     p.add_argument("--repeat", type=int, default=1, help="interleaved rounds of the folder rows")
     p.add_argument("--delta-e-images", type=int, default=50, help="images compared for ΔE2000")
-    p.add_argument("--only", choices=["folder", "forward", "mirror"], default=None)
+    p.add_argument("--only", choices=["folder", "forward", "mirror", "flat"], default=None)
     args = p.parse_args()
     print(f"# {cpu_description()}, {torch.get_num_threads()} threads, torch {torch.__version__}", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        if args.only == "mirror":
-            mirror_rows(args, Path(tmp))
+        if args.only in ("mirror", "flat"):
+            (mirror_rows if args.only == "mirror" else flat_rows)(args, Path(tmp))
             return 0
         if args.only != "forward":
             folder_rows(args, Path(tmp))
