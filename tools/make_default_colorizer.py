@@ -204,7 +204,7 @@ def twin_rows(args, data: Path, select_dir: Path, report_dir: Path) -> int:
     """``--twin-only``: the L2 twin of the recipe, trained alone; its rows for the card (select, then report)."""
     l2 = recipe(args, data, select_dir, args.upsample.split(",")[0])[1]
     run = train_variants(l2, [parse_variant("l2")], args.out / "twin", progress=True)["l2"]
-    twin = Colorizer.from_checkpoint(run / "best.pt", "cpu", size=256, strength=1.0)
+    twin = Colorizer.from_checkpoint(run / "best.pt", "cpu", size=256, strength=1.0, fade_flat=FADE_FLAT)
     photos = {"select": load_photos(select_dir), "report": load_photos(report_dir)}
     strength = strength_on_select(twin, photos["select"])[2]
     for group, rows in photos.items():
@@ -303,7 +303,8 @@ REPORT_SOURCES = ("lomiri-wallpapers-16.04",)
 STRENGTHS = [round(0.1 * i, 1) for i in range(0, 16)]
 MARGIN = 0.5
 #: The guess is faded over flat areas (pix2gan colorize --flat fade): on the 127 select photos it raised the PSNR
-#: where the median colourfulness ratio reaches 0.6 from 0.40 dB below gray's to 0.11 dB above (the card).
+#: where the median colourfulness ratio reaches 0.6 from 0.40 dB below gray's to 0.11 dB above (the card). Every
+#: colorizer measured here (candidates, sizes, the twin, the learning curve) runs with it.
 FADE_FLAT = True
 #: A generator whose ripple on the select photos exceeds this many times the real photos' is not chosen.
 RIPPLE_LIMIT = 1.5
@@ -347,7 +348,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
     for up, run in runs.items():
         for label, (path, ema) in {f"{up}: best.pt, EMA": (run / "best.pt", True),
                                    f"{up}: final, EMA": (run / "checkpoint.pt", True)}.items():
-            loaded[label] = (Colorizer.from_checkpoint(path, "cpu", ema=ema, strength=1.0), path)
+            loaded[label] = (Colorizer.from_checkpoint(path, "cpu", ema=ema, strength=1.0, fade_flat=FADE_FLAT), path)
             candidates[label] = photo_metrics(loaded[label][0], select)
             print(f"candidate {label}: {fmt(candidates[label])}", flush=True)
     # the least colour error (ΔE2000) at full strength among those without visible ripple; strength then trades
@@ -359,14 +360,13 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
     weights = new.G.state_dict()
     sizes = []
     for size in SIZES:  # the scale colour is predicted at (--size), at strength 1: the least colour error again
-        c = Colorizer(new.G, size, "cpu", 1.0, new.task)
+        c = new.replace(size=size, strength=1.0)
         t0 = time.perf_counter()
         m = photo_metrics(c, select)
         sizes.append((size, m, (time.perf_counter() - t0) / len(select)))
         print(f"size {size}: {fmt(m)}, {sizes[-1][2]:.3f} s/photo (with measuring)", flush=True)
     clean = [row for row in sizes if row[1]["ripple_ratio"] <= RIPPLE_LIMIT] or sizes  # as for the generator
     new.size = min(clean, key=lambda row: row[1]["delta_e"])[0]
-    new.fade_flat = FADE_FLAT
     gray_select, select_frontier, strength = strength_on_select(new, select)
     print(f"chose {choice}, size {new.size}, strength {strength:g} on the select photos; now the report photos",
           flush=True)
@@ -379,7 +379,8 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
         prev = Colorizer.from_checkpoint(previous, "cpu")
         table["previous bundled model"] = photo_metrics(prev, report)
     if twin is not None:
-        table["L2 twin"] = photo_metrics(Colorizer.from_checkpoint(twin / "best.pt", "cpu"), report)
+        twin_model = Colorizer.from_checkpoint(twin / "best.pt", "cpu", fade_flat=FADE_FLAT)
+        table["L2 twin"] = photo_metrics(twin_model, report)
     frontier = []
     for s in STRENGTHS:
         new.strength = s
@@ -402,7 +403,7 @@ def learning_curve(card: Card, runs: dict[int, tuple[Path, int, int]], scenes: i
     rows = []
     kind = "best.pt" if "best.pt" in card.choice else "checkpoint.pt"
     for pct, (run, n_scenes, n_stamps) in sorted(runs.items()):
-        c = Colorizer.from_checkpoint(run / kind, "cpu", ema=True)
+        c = Colorizer.from_checkpoint(run / kind, "cpu", ema=True, fade_flat=FADE_FLAT)
         c.size = card.new.size
         frontier = strength_frontier(c, card.report)
         rows.append((f"{pct} %", n_scenes, n_stamps, dict(frontier)[card.strength], at_colour(frontier)))
