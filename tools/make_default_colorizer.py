@@ -323,7 +323,7 @@ def choose_strength(frontier: list[tuple[float, dict[str, float]]], gray: dict[s
 def strength_on_select(colorizer: Colorizer, select: list) -> tuple[dict, list, float]:
     """The strength rule run on the select photos: gray's figures (strength 0, at ``colorizer``'s size), the frontier
     over :data:`STRENGTHS` (printed), and :func:`choose_strength`'s pick."""
-    gray = photo_metrics(Colorizer(colorizer.G, colorizer.size, "cpu", 0.0, colorizer.task), select)
+    gray = photo_metrics(colorizer.replace(strength=0.0), select)
     frontier = strength_frontier(colorizer, select, "select")
     return gray, frontier, choose_strength(frontier, gray)
 
@@ -372,7 +372,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
           flush=True)
 
     # --- the report group, measured once
-    gray_rows = per_photo(Colorizer(new.G, new.size, "cpu", 0.0, new.task), report)
+    gray_rows = per_photo(new.replace(strength=0.0), report)
     table = {"gray (the input, strength 0)": summary(gray_rows)}
     prev = None
     if previous is not None:
@@ -453,7 +453,7 @@ def picture_sheet(new: Colorizer, previous: Colorizer | None, photos: list, name
     rows = []
     for name in names:
         rgb = dict(photos)[name]
-        gray = np.asarray(Colorizer(new.G, new.size, "cpu", 0.0, new.task)(Image.fromarray(rgb)))
+        gray = np.asarray(new.replace(strength=0.0)(Image.fromarray(rgb)))
         row = [gray] + ([np.asarray(previous(Image.fromarray(rgb)))] if previous else [])
         rows.append(panels(row + [np.asarray(new(Image.fromarray(rgb))), rgb]))
     sheet = Image.new("RGB", (rows[0].width, sum(r.height + 4 for r in rows) - 4), "white")

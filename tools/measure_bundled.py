@@ -57,7 +57,7 @@ def main() -> int:
         flat = "faded" if shipped.fade_flat else "kept"
         rows = {f"before: strength {shipped.strength:g}, flat areas {flat}": photo_metrics(shipped, report), **rows}
     model.strength = strength
-    gray_model = Colorizer(model.G, model.size, "cpu", 0.0, model.task)
+    gray_model = model.replace(strength=0.0)
     gains = [(name, r["psnr"] - g["psnr"])
              for (name, _), r, g in zip(report, per_photo(model, report), per_photo(gray_model, report))]
     print("report photos, PSNR of the default against gray's: "
