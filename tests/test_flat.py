@@ -74,11 +74,9 @@ def test_colour_points_are_followed_on_a_faded_flat_wall():
 
 
 def test_flat_option_and_the_file_s_own_default(tmp_path, capsys):
-    import torch as t
-
     from pix2gan.colorizer import DEFAULT_WEIGHTS
 
-    assert Colorizer.default("cpu").fade_flat == bool(t.load(DEFAULT_WEIGHTS, weights_only=True).get("fade_flat"))
+    assert Colorizer.default("cpu").fade_flat == bool(torch.load(DEFAULT_WEIGHTS, weights_only=True).get("fade_flat"))
     assert not Colorizer.default("cpu", fade_flat=False).fade_flat
     wall = np.full((48, 64), 120, np.uint8)
     wall[:, 32:] = np.random.default_rng(0).integers(60, 200, (48, 32))

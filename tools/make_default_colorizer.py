@@ -331,13 +331,24 @@ def strength_on_select(colorizer: Colorizer, select: list) -> tuple[dict, list, 
 def strength_frontier(colorizer: Colorizer, photos: list, label: str = "") -> list[tuple[float, dict[str, float]]]:
     """:func:`photo_metrics` at each of :data:`STRENGTHS` (``colorizer.strength`` is left at the last); each line
     printed when ``label`` names the photos."""
-    rows = []
+    return [(s, summary(rows)) for s, rows in per_photo_frontier(colorizer, photos, label)]
+
+
+def per_photo_frontier(colorizer: Colorizer, photos: list, label: str = "") -> list[tuple[float, list[dict]]]:
+    """:func:`per_photo` at each of :data:`STRENGTHS`, as :func:`strength_frontier` (which summarises it)."""
+    out = []
     for s in STRENGTHS:
         colorizer.strength = s
-        rows.append((s, photo_metrics(colorizer, photos)))
+        out.append((s, per_photo(colorizer, photos)))
         if label:
-            print(f"{label}, strength {s:g}: {fmt(rows[-1][1])}", flush=True)
-    return rows
+            print(f"{label}, strength {s:g}: {fmt(summary(out[-1][1]))}", flush=True)
+    return out
+
+
+def psnr_gains(photos: list, frontier: list[tuple[float, list[dict]]], strength: float) -> list[tuple[str, float]]:
+    """Each photo's PSNR at ``strength`` minus its PSNR at strength 0 (gray), from a :func:`per_photo_frontier`."""
+    rows = dict(frontier)
+    return [(name, r["psnr"] - g["psnr"]) for (name, _), r, g in zip(photos, rows[strength], rows[0.0])]
 
 
 def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, report: list,
@@ -372,8 +383,9 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
           flush=True)
 
     # --- the report group, measured once
-    gray_rows = per_photo(new.replace(strength=0.0), report)
-    table = {"gray (the input, strength 0)": summary(gray_rows)}
+    per = per_photo_frontier(new, report)
+    frontier = [(s, summary(rows)) for s, rows in per]
+    table = {"gray (the input, strength 0)": dict(frontier)[0.0]}
     prev = None
     if previous is not None:
         prev = Colorizer.from_checkpoint(previous, "cpu")
@@ -381,13 +393,7 @@ def measure_and_choose(runs: dict[str, Path], twin: Path | None, select: list, r
     if twin is not None:
         twin_model = Colorizer.from_checkpoint(twin / "best.pt", "cpu", fade_flat=FADE_FLAT)
         table["L2 twin"] = photo_metrics(twin_model, report)
-    frontier = []
-    for s in STRENGTHS:
-        new.strength = s
-        rows = per_photo(new, report)
-        frontier.append((s, summary(rows)))
-        if s == strength:
-            report_rows = [(name, r["psnr"] - g["psnr"]) for (name, _), r, g in zip(report, rows, gray_rows)]
+    report_rows = psnr_gains(report, per, strength)
     new.strength = strength
     if strength != 1.0:
         table["new, strength 1"] = dict(frontier)[1.0]

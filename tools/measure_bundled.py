@@ -22,7 +22,8 @@ import torch
 
 from common import gather_photos, shrink
 from make_default_colorizer import (CARD, COLOUR, MARGIN, REPORT_SOURCES, SELECT_SOURCES, at_colour, draw_pictures,
-                                    fmt, md_table, per_photo, photo_metrics, strength_frontier, strength_on_select)
+                                    fmt, md_table, per_photo_frontier, photo_metrics, psnr_gains, strength_on_select,
+                                    summary)
 from pix2gan.checkpoint import load_checkpoint
 from pix2gan.colorizer import DEFAULT_WEIGHTS, Colorizer
 from pix2gan.files import atomic_write_bytes
@@ -50,16 +51,15 @@ def main() -> int:
     gray, _, strength = strength_on_select(model, select)
     print(f"select ({len(select)} photos): gray {fmt(gray)}; strength {strength:g} (the largest within {MARGIN} dB "
           f"of gray's PSNR)\n")
-    report_frontier = strength_frontier(model, report)
+    per = per_photo_frontier(model, report)
+    report_frontier = [(s, summary(rows)) for s, rows in per]
     rows = {"gray (the input, strength 0)": dict(report_frontier)[0.0], "new, strength 1": dict(report_frontier)[1.0],
             f"**default (strength {strength:g}, size {model.size})**": dict(report_frontier)[strength]}
     if (shipped.strength, shipped.fade_flat) != (strength, model.fade_flat):
         flat = "faded" if shipped.fade_flat else "kept"
         rows = {f"before: strength {shipped.strength:g}, flat areas {flat}": photo_metrics(shipped, report), **rows}
     model.strength = strength
-    gray_model = model.replace(strength=0.0)
-    gains = [(name, r["psnr"] - g["psnr"])
-             for (name, _), r, g in zip(report, per_photo(model, report), per_photo(gray_model, report))]
+    gains = psnr_gains(report, per, strength)
     print("report photos, PSNR of the default against gray's: "
           + ", ".join(f"{name} {d:+.2f}" for name, d in sorted(gains, key=lambda r: r[1])) + "\n")
     print(f"report ({len(report)} photos):\n\n{md_table(rows, 'model')}\n")
